@@ -1,0 +1,55 @@
+/*
+ * grating - command line entry point: git-style subcommands.
+ * Each subcommand lives in its own cli/cmd_*.c and is listed in cli_commands.
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const cli_command cli_commands[] = {
+    {"info", "describe a Hugging Face model folder (architecture, sizes, bytes per layer)", cmd_info},
+    {"tokenize", "encode a (query, document) pair as the model's tokenizer does", cmd_tokenize},
+    {"score", "score candidate documents for a query, optionally at every layer", cmd_score},
+    {"synth", "write a Hugging Face folder with generated weights for a config", cmd_synth},
+};
+
+static void cli_print_help(FILE *out) {
+    fprintf(out, "usage: grating <command> [options]\n\n"
+                 "grating runs full and pruned forwards of cross-encoder rerankers and\n"
+                 "records per-layer scores (see README.md).\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", cli_commands[i].name, cli_commands[i].summary);
+    fprintf(out, "  %-10s %s\n", "help", "this text, or `grating help <command>`");
+    fprintf(out, "\nRun `grating <command> --help` for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        cli_print_help(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "help") == 0 || strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+        if (argc >= 3 && strcmp(name, "help") == 0) {
+            for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++) {
+                if (strcmp(cli_commands[i].name, argv[2]) == 0) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return cli_commands[i].run(2, help_argv);
+                }
+            }
+            fprintf(stderr, "grating: unknown command '%s'\n", argv[2]);
+            return 2;
+        }
+        cli_print_help(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("grating %s\n", GRATING_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof cli_commands / sizeof cli_commands[0]; i++)
+        if (strcmp(cli_commands[i].name, name) == 0) return cli_commands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "grating: unknown command '%s' (see `grating help`)\n", name);
+    return 2;
+}

@@ -1,0 +1,42 @@
+/*
+ * json_file.h - reading whole files and parsing JSON with errors that name
+ * the file, the line and the column (cJSON itself only returns a pointer).
+ *
+ *     cJSON *root;
+ *     if (json_file_parse(path, &root) != STATUS_OK) return ...; // message set
+ *     ...
+ *     cJSON_Delete(root);
+ *
+ * Also small typed getters that fail with "FILE: key 'x': expected integer".
+ */
+#ifndef GRATING_JSON_FILE_H
+#define GRATING_JSON_FILE_H
+
+#include "status.h"
+
+#include <cjson/cJSON.h>
+#include <stddef.h>
+#include <stdint.h>
+
+// Reads a whole file into a NUL-terminated malloc'd buffer (*len excludes NUL).
+status file_read_all(const char *path, char **data, size_t *len);
+
+// Parses `len` bytes of JSON text; `what` names the source in messages.
+status json_parse_text(const char *what, const char *text, size_t len, cJSON **out);
+
+// Reads and parses a JSON file.
+status json_file_parse(const char *path, cJSON **out);
+
+// Required members. `what` names the file (or file + object) in messages.
+status json_get_int(const cJSON *obj, const char *key, const char *what, int64_t *out);
+status json_get_double(const cJSON *obj, const char *key, const char *what, double *out);
+status json_get_string(const cJSON *obj, const char *key, const char *what, const char **out);
+
+// Optional members: leave *out unchanged when the key is absent or null;
+// fail when present with the wrong type.
+status json_opt_int(const cJSON *obj, const char *key, const char *what, int64_t *out);
+status json_opt_double(const cJSON *obj, const char *key, const char *what, double *out);
+status json_opt_string(const cJSON *obj, const char *key, const char *what, const char **out);
+status json_opt_bool(const cJSON *obj, const char *key, const char *what, int *out);
+
+#endif

@@ -1,0 +1,188 @@
+#include "model_config.h"
+#include "json_file.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static status model_config_check_positive(const char *path, const char *key, int64_t v) {
+    if (v <= 0) return status_fail(STATUS_ERR_FORMAT, "%s: '%s' must be positive, got %lld", path, key, (long long)v);
+    return STATUS_OK;
+}
+
+static status model_config_load_bert(model_config *cfg, const cJSON *root, const char *path) {
+    status st;
+    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
+        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
+        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
+        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
+        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)) ||
+        (st = json_get_int(root, "max_position_embeddings", path, &cfg->max_position_embeddings)))
+        return st;
+    cfg->type_vocab_size = 2;
+    cfg->num_labels = 1;
+    cfg->layer_norm_eps = 1e-12;
+    if ((st = json_opt_int(root, "type_vocab_size", path, &cfg->type_vocab_size)) ||
+        (st = json_opt_double(root, "layer_norm_eps", path, &cfg->layer_norm_eps)))
+        return st;
+    // num_labels is not written by save_pretrained; id2label is.
+    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    if (cJSON_IsObject(id2label)) cfg->num_labels = cJSON_GetArraySize(id2label);
+    if ((st = json_opt_int(root, "num_labels", path, &cfg->num_labels))) return st;
+
+    const char *act = "gelu";
+    if ((st = json_opt_string(root, "hidden_act", path, &act))) return st;
+    if (strcmp(act, "gelu") != 0)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: hidden_act '%s' is not supported (expected \"gelu\", the erf form)",
+                           path, act);
+    const char *pos = "absolute";
+    if ((st = json_opt_string(root, "position_embedding_type", path, &pos))) return st;
+    if (strcmp(pos, "absolute") != 0)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: position_embedding_type '%s' is not supported (expected \"absolute\")",
+                           path, pos);
+
+    const char *keys[] = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
+                          "intermediate_size", "max_position_embeddings", "type_vocab_size",
+                          "num_labels"};
+    int64_t vals[] = {cfg->vocab_size, cfg->hidden_size, cfg->n_layers, cfg->n_heads,
+                      cfg->intermediate_size, cfg->max_position_embeddings, cfg->type_vocab_size,
+                      cfg->num_labels};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if ((st = model_config_check_positive(path, keys[i], vals[i]))) return st;
+    if (cfg->hidden_size % cfg->n_heads != 0)
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: hidden_size %lld is not divisible by num_attention_heads %lld", path,
+                           (long long)cfg->hidden_size, (long long)cfg->n_heads);
+    if (!(cfg->layer_norm_eps > 0))
+        return status_fail(STATUS_ERR_FORMAT, "%s: layer_norm_eps must be positive", path);
+    cfg->n_kv_heads = cfg->n_heads;
+    cfg->head_dim = cfg->hidden_size / cfg->n_heads;
+    return STATUS_OK;
+}
+
+status model_config_load(model_config *cfg, const char *path) {
+    memset(cfg, 0, sizeof *cfg);
+    cJSON *root;
+    status st = json_file_parse(path, &root);
+    if (st != STATUS_OK) return st;
+    if (!cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object", path);
+    }
+    const cJSON *archs = cJSON_GetObjectItemCaseSensitive(root, "architectures");
+    const cJSON *first = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
+    if (!cJSON_IsString(first)) {
+        cJSON_Delete(root);
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: expected \"architectures\": [\"BertForSequenceClassification\"] "
+                           "(a non-empty array of strings)",
+                           path);
+    }
+    snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", first->valuestring);
+    if (strcmp(first->valuestring, "BertForSequenceClassification") == 0) {
+        cfg->arch = MODEL_ARCH_BERT_SEQ_CLS;
+        st = model_config_load_bert(cfg, root, path);
+    } else {
+        st = status_fail(STATUS_ERR_UNSUPPORTED,
+                         "%s: unknown architecture '%s' (supported: BertForSequenceClassification)",
+                         path, first->valuestring);
+    }
+    cJSON_Delete(root);
+    return st;
+}
+
+int64_t tensor_spec_numel(const tensor_spec *spec) {
+    int64_t n = 1;
+    for (int d = 0; d < spec->n_dims; d++) n *= spec->shape[d];
+    return n;
+}
+
+typedef struct {
+    tensor_spec *items;
+    size_t n, cap;
+} spec_list;
+
+static status spec_list_add(spec_list *l, int layer, int n_dims, int64_t d0, int64_t d1,
+                            const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+static status spec_list_add(spec_list *l, int layer, int n_dims, int64_t d0, int64_t d1,
+                            const char *fmt, ...) {
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        tensor_spec *items = realloc(l->items, cap * sizeof *items);
+        if (!items) return status_fail(STATUS_ERR_NOMEM, "tensor list: out of memory");
+        l->items = items;
+        l->cap = cap;
+    }
+    tensor_spec *s = &l->items[l->n++];
+    memset(s, 0, sizeof *s);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(s->name, sizeof s->name, fmt, ap);
+    va_end(ap);
+    s->n_dims = n_dims;
+    s->shape[0] = d0;
+    s->shape[1] = d1;
+    s->layer = layer;
+    return STATUS_OK;
+}
+
+static status model_config_bert_specs(const model_config *c, spec_list *l) {
+    int64_t H = c->hidden_size, I = c->intermediate_size;
+    status st;
+    if ((st = spec_list_add(l, -1, 2, c->vocab_size, H, "bert.embeddings.word_embeddings.weight")) ||
+        (st = spec_list_add(l, -1, 2, c->max_position_embeddings, H,
+                            "bert.embeddings.position_embeddings.weight")) ||
+        (st = spec_list_add(l, -1, 2, c->type_vocab_size, H,
+                            "bert.embeddings.token_type_embeddings.weight")) ||
+        (st = spec_list_add(l, -1, 1, H, 0, "bert.embeddings.LayerNorm.weight")) ||
+        (st = spec_list_add(l, -1, 1, H, 0, "bert.embeddings.LayerNorm.bias")))
+        return st;
+    for (int i = 0; i < (int)c->n_layers; i++) {
+        const char *p = "bert.encoder.layer";
+        if ((st = spec_list_add(l, i, 2, H, H, "%s.%d.attention.self.query.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.self.query.bias", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, H, "%s.%d.attention.self.key.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.self.key.bias", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, H, "%s.%d.attention.self.value.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.self.value.bias", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, H, "%s.%d.attention.output.dense.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.output.dense.bias", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.output.LayerNorm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.output.LayerNorm.bias", p, i)) ||
+            (st = spec_list_add(l, i, 2, I, H, "%s.%d.intermediate.dense.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, I, 0, "%s.%d.intermediate.dense.bias", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, I, "%s.%d.output.dense.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.output.dense.bias", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.output.LayerNorm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.output.LayerNorm.bias", p, i)))
+            return st;
+    }
+    if ((st = spec_list_add(l, -1, 2, H, H, "bert.pooler.dense.weight")) ||
+        (st = spec_list_add(l, -1, 1, H, 0, "bert.pooler.dense.bias")) ||
+        (st = spec_list_add(l, -1, 2, c->num_labels, H, "classifier.weight")) ||
+        (st = spec_list_add(l, -1, 1, c->num_labels, 0, "classifier.bias")))
+        return st;
+    return STATUS_OK;
+}
+
+status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, size_t *n) {
+    spec_list l = {0};
+    status st;
+    switch (cfg->arch) {
+    case MODEL_ARCH_BERT_SEQ_CLS: st = model_config_bert_specs(cfg, &l); break;
+    default: st = status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported", cfg->arch_name);
+    }
+    if (st != STATUS_OK) {
+        free(l.items);
+        *specs = NULL;
+        *n = 0;
+        return st;
+    }
+    *specs = l.items;
+    *n = l.n;
+    return STATUS_OK;
+}
