@@ -92,6 +92,9 @@ int safetensors_dtype_is_float(safetensors_dtype dt);
 // Parses a dtype name ("F16", ...). Fails with STATUS_ERR_UNSUPPORTED.
 status safetensors_dtype_parse(const char *text, safetensors_dtype *out);
 
+// Writes "[a, b, c]" into buf (truncated to cap bytes), for messages.
+void safetensors_shape_str(const int64_t *shape, int n_dims, char *buf, size_t cap);
+
 // Opens and validates path. On failure *f is left closed (no close needed).
 status safetensors_open(safetensors_file *f, const char *path);
 
