@@ -1,0 +1,97 @@
+#include "docs_jsonl.h"
+#include "json_file.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void doc_list_free(doc_list *docs) {
+    for (size_t i = 0; i < docs->n; i++) {
+        free(docs->items[i].id);
+        free(docs->items[i].text);
+    }
+    free(docs->items);
+    docs->items = NULL;
+    docs->n = 0;
+}
+
+static status docs_jsonl_item(const char *path, size_t line_no, const char *line, size_t len,
+                              size_t index, doc_item *out) {
+    char what[4200];
+    snprintf(what, sizeof what, "%s: line %zu", path, line_no);
+    cJSON *obj;
+    status st = json_parse_text(what, line, len, &obj);
+    if (st != STATUS_OK) return st;
+    if (!cJSON_IsObject(obj)) {
+        cJSON_Delete(obj);
+        return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object with a \"text\" field", what);
+    }
+    const char *text = NULL, *title = NULL, *id = NULL;
+    if ((st = json_get_string(obj, "text", what, &text)) ||
+        (st = json_opt_string(obj, "title", what, &title)) ||
+        (st = json_opt_string(obj, "id", what, &id)) ||
+        (!id && (st = json_opt_string(obj, "_id", what, &id)))) {
+        cJSON_Delete(obj);
+        return st;
+    }
+    char index_id[32];
+    snprintf(index_id, sizeof index_id, "%zu", index);
+    out->id = strdup(id ? id : index_id);
+    size_t n_title = title ? strlen(title) : 0, n_text = strlen(text);
+    out->text = malloc(n_title + 1 + n_text + 1);
+    if (!out->id || !out->text) {
+        free(out->id);
+        free(out->text);
+        cJSON_Delete(obj);
+        return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", what);
+    }
+    if (n_title > 0) {
+        memcpy(out->text, title, n_title);
+        out->text[n_title] = ' ';
+        memcpy(out->text + n_title + 1, text, n_text + 1);
+    } else {
+        memcpy(out->text, text, n_text + 1);
+    }
+    cJSON_Delete(obj);
+    return STATUS_OK;
+}
+
+status doc_list_read_jsonl(doc_list *docs, const char *path) {
+    docs->items = NULL;
+    docs->n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t cap = 0, line_no = 0;
+    char *line = NULL;
+    size_t line_cap = 0;
+    ssize_t got;
+    status st = STATUS_OK;
+    while ((got = getline(&line, &line_cap, f)) >= 0) {
+        line_no++;
+        size_t len = (size_t)got;
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) len--;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t')) k++;
+        if (k == len) continue;
+        if (docs->n == cap) {
+            cap = cap ? cap * 2 : 64;
+            doc_item *items = realloc(docs->items, cap * sizeof *items);
+            if (!items) {
+                st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
+                break;
+            }
+            docs->items = items;
+        }
+        st = docs_jsonl_item(path, line_no, line, len, docs->n, &docs->items[docs->n]);
+        if (st != STATUS_OK) break;
+        docs->n++;
+    }
+    if (st == STATUS_OK && ferror(f)) st = status_fail(STATUS_ERR_IO, "%s: read error", path);
+    free(line);
+    fclose(f);
+    if (st == STATUS_OK && docs->n == 0)
+        st = status_fail(STATUS_ERR_ARG, "%s: no candidate documents (empty file)", path);
+    if (st != STATUS_OK) doc_list_free(docs);
+    return st;
+}

@@ -1,0 +1,37 @@
+/*
+ * docs_jsonl.h - candidate documents from a JSONL file, one JSON object per
+ * line: {"text": "...", "id": "...", "title": "..."} with `text` required and
+ * `id` (or BEIR's `_id`) and `title` optional. When a title is present and
+ * non-empty the document text is title + " " + text (the BEIR convention
+ * used by cross-encoder rerankers). Blank lines are skipped.
+ *
+ *     doc_list docs;
+ *     if (doc_list_read_jsonl(&docs, "cands.jsonl") != STATUS_OK) ...
+ *     for (size_t i = 0; i < docs.n; i++) puts(docs.items[i].text);
+ *     doc_list_free(&docs);
+ *
+ * Errors name the file and the line: malformed JSON, not an object, missing
+ * or non-string `text`, non-string `id`/`title`, and an empty file (no
+ * candidates).
+ */
+#ifndef GRATING_DOCS_JSONL_H
+#define GRATING_DOCS_JSONL_H
+
+#include "status.h"
+
+#include <stddef.h>
+
+typedef struct {
+    char *id;   // the `id`/`_id` field, or the 0-based line index as text
+    char *text; // title + " " + text, or text
+} doc_item;
+
+typedef struct {
+    doc_item *items; // (n,)
+    size_t n;
+} doc_list;
+
+status doc_list_read_jsonl(doc_list *docs, const char *path);
+void doc_list_free(doc_list *docs);
+
+#endif
