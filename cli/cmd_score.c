@@ -28,7 +28,8 @@ static void score_usage(FILE *out) {
             "  --docs FILE      JSONL, one candidate per line: {\"text\": ..., \"id\": ..., \"title\": ...}\n"
             "                   (`_id` is accepted for `id`; text = title + \" \" + text)\n"
             "  --doc-ids LIST   score only these documents of FILE, in this order\n"
-            "  --max-len N      maximum tokens per pair, the document side is truncated (512)\n"
+            "  --max-len N      maximum tokens per pair, the document side is truncated\n"
+            "                   (default 512, or max_position_embeddings when smaller)\n"
             "  --chunk C        run each layer over chunks of C candidates (default: all)\n"
             "  --per-layer      also report the provisional score after every layer\n"
             "                   (layer 0 = embeddings, layer L = final)\n"
@@ -178,7 +179,7 @@ static void score_print_json(const doc_list *docs, const float *ls, size_t L, in
 static void score_print_table(const doc_list *docs, const score_batch_storage *s, const float *ls,
                               size_t L, int per_layer, const char *mark) {
     size_t n = docs->n;
-    printf("%-4s %-5s %-12s %6s", "#", "rank", "id", "tokens");
+    printf("%-4s %-5s %-12s %6s", "#", "rank", " id", "tokens");
     if (per_layer)
         for (size_t l = 0; l <= L; l++) printf("  %7s%-2zu", "layer", l);
     else
@@ -189,7 +190,7 @@ static void score_print_table(const doc_list *docs, const score_batch_storage *s
         for (size_t j = 0; j < n; j++)
             if (ls[L * n + j] > ls[L * n + i] || (ls[L * n + j] == ls[L * n + i] && j < i)) rank++;
         int marked = mark && score_list_has(mark, docs->items[i].id);
-        printf("%-4zu %-5zu %-11.11s%c %6zu", i, rank, docs->items[i].id, marked ? '*' : ' ',
+        printf("%-4zu %-5zu%c%-12.12s %6zu", i, rank, marked ? '*' : ' ', docs->items[i].id,
                s->seq_len[i]);
         if (per_layer)
             for (size_t l = 0; l <= L; l++) printf("  %9.4f", ls[l * n + i]);
@@ -203,7 +204,7 @@ int cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
     const char *docs_path = NULL, *doc_ids = NULL, *mark = NULL;
     long max_len = 512, chunk = 0;
-    int per_layer = 0, json = 0;
+    int per_layer = 0, json = 0, max_len_given = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'},   {"query", required_argument, 0, 'q'},
         {"queries", required_argument, 0, 'Q'}, {"qid", required_argument, 0, 'i'},
@@ -228,6 +229,7 @@ int cmd_score(int argc, char **argv) {
         case 'j': json = 1; break;
         case 'l':
             max_len = strtol(optarg, &end, 10);
+            max_len_given = 1;
             if (*end || max_len < 3) {
                 fprintf(stderr, "grating score: --max-len must be an integer >= 3, got '%s'\n", optarg);
                 return 2;
@@ -268,6 +270,8 @@ int cmd_score(int argc, char **argv) {
     if ((st = doc_list_read_jsonl(&docs, docs_path)) != STATUS_OK) goto done;
     if (doc_ids && (st = score_select_docs(&docs, doc_ids, docs_path)) != STATUS_OK) goto done;
     if ((st = bert_model_load(&model, model_dir)) != STATUS_OK) goto done;
+    if (!max_len_given && max_len > model.cfg.max_position_embeddings)
+        max_len = (long)model.cfg.max_position_embeddings;
     if (max_len > model.cfg.max_position_embeddings) {
         st = status_fail(STATUS_ERR_ARG, "--max-len %ld exceeds the model's max_position_embeddings %lld",
                          max_len, (long long)model.cfg.max_position_embeddings);
