@@ -52,17 +52,24 @@ status policy_decide(policy *p, const policy_input *in, policy_verdict *verdicts
     *stop = 0;
     status st = p->ops->decide(p->state, in, verdicts, stop);
     if (st != STATUS_OK) return st;
-    size_t selected = 0;
+    size_t selected = 0, dropped = 0;
     for (size_t i = 0; i < in->n_active; i++) {
         if (verdicts[i] != POLICY_DEFER && verdicts[i] != POLICY_SELECT && verdicts[i] != POLICY_DROP)
             return status_fail(STATUS_ERR_ARG, "policy %s: invalid verdict %d", p->ops->name,
                                (int)verdicts[i]);
         selected += verdicts[i] == POLICY_SELECT;
+        dropped += verdicts[i] == POLICY_DROP;
     }
     if (in->n_selected + selected > in->k)
         return status_fail(STATUS_ERR_ARG,
                            "policy %s: selected %zu at layer %d with %zu already selected, K = %zu",
                            p->ops->name, selected, in->layer, in->n_selected, in->k);
+    if (in->n_selected + in->n_active - dropped < in->k)
+        return status_fail(STATUS_ERR_ARG,
+                           "policy %s: dropped %zu at layer %d, leaving %zu selected + active "
+                           "candidates for K = %zu",
+                           p->ops->name, dropped, in->layer, in->n_selected + in->n_active - dropped,
+                           in->k);
     return STATUS_OK;
 }
 

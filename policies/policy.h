@@ -67,7 +67,8 @@ typedef struct {
     status (*reset)(void *state, size_t n_candidates, size_t k);
     // Writes one verdict per active candidate (verdicts[i] for in->ids[i]),
     // initialised to POLICY_DEFER by the caller, and may set *stop = 1.
-    // Must not select more than K' = k - n_selected candidates.
+    // Must not select more than K' = k - n_selected candidates, and must not
+    // drop so many that fewer than K remain selected or active.
     status (*decide)(void *state, const policy_input *in, policy_verdict *verdicts, int *stop);
     // Writes the effective parameters (defaults filled in) into `out`.
     void (*describe)(const void *state, cJSON *out);
@@ -90,7 +91,8 @@ const policy_ops *policy_at(size_t i);
 status policy_create(const char *name, const cJSON *params, policy **out);
 status policy_reset(policy *p, size_t n_candidates, size_t k);
 // Validates the input (finite scores: a NaN or Inf is STATUS_ERR_NUMERIC
-// naming the candidate and layer) and the verdicts (at most K' selections).
+// naming the candidate and layer) and the verdicts (at most K' selections,
+// at least K candidates left selected or active).
 status policy_decide(policy *p, const policy_input *in, policy_verdict *verdicts, int *stop);
 // The effective parameters as a new JSON object (caller deletes).
 cJSON *policy_describe(const policy *p);
