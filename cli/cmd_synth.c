@@ -42,11 +42,10 @@ static void cmd_synth_list(const char *dir) {
     size_t n = 0;
     struct dirent *e;
     while ((e = readdir(d)) && n < 256)
-        if (e->d_name[0] != '.') names[n++] = strdup(e->d_name);
+        if (e->d_name[0] != '.' && (names[n] = strdup(e->d_name)) != NULL) n++;
     closedir(d);
     qsort(names, n, sizeof *names, cmd_synth_cmp);
     for (size_t i = 0; i < n; i++) {
-        if (!names[i]) continue;
         char path[4096];
         struct stat sb;
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
