@@ -9,7 +9,13 @@
 #ifndef GRATING_CLI_H
 #define GRATING_CLI_H
 
+#include "bert.h"
+#include "docs_jsonl.h"
+#include "status.h"
+#include "wordpiece.h"
+
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
     const char *name;
@@ -21,5 +27,30 @@ int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
+int cmd_rerank(int argc, char **argv);
+
+// Shared by score and rerank (cli_inputs.c).
+
+// A packed batch of tokenized (query, document) pairs.
+typedef struct {
+    size_t n_seq, n_tok;
+    size_t *seq_start, *seq_len; // (n_seq,)
+    int32_t *ids, *type_ids;     // (n_tok,)
+} cli_batch;
+
+// The query (--query text, or --queries FILE + --qid ID) and the documents
+// (--docs FILE, optionally only --doc-ids, in that order).
+status cli_load_inputs(const char *query_text, const char *queries, const char *qid,
+                       const char *docs_path, const char *doc_ids, char **query, doc_list *docs);
+// Tokenizes every (query, document) pair into one packed batch.
+status cli_encode_pairs(const wordpiece *wp, const char *query, const doc_list *docs,
+                        size_t max_len, cli_batch *s);
+void cli_batch_free(cli_batch *s);
+bert_batch cli_batch_view(const cli_batch *s);
+// Applies the model's limit to --max-len (default capped, explicit checked)
+// and checks the tokenizer fits the embedding table.
+status cli_model_max_len(const bert_model *m, const wordpiece *wp, long *max_len, int given);
+// 1 when `id` is in a comma- or space-separated list.
+int cli_list_has(const char *list, const char *id);
 
 #endif

@@ -11,6 +11,7 @@ static const cli_command cli_commands[] = {
     {"info", "describe a Hugging Face model folder (architecture, sizes, bytes per layer)", cmd_info},
     {"tokenize", "encode a (query, document) pair as the model's tokenizer does", cmd_tokenize},
     {"score", "score candidate documents for a query, optionally at every layer", cmd_score},
+    {"rerank", "select the top-K candidates with a pruning policy inside one forward", cmd_rerank},
     {"synth", "write a Hugging Face folder with generated weights for a config", cmd_synth},
 };
 

@@ -1,0 +1,248 @@
+/*
+ * grating rerank: the top-K of a query's candidates from one monolithic
+ * forward in which a pruning policy selects and drops candidates before every
+ * layer (core/engine.h), with the statistics of what was computed.
+ */
+#include "cli.h"
+
+#include "engine.h"
+#include "json_file.h"
+#include "policy.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void rerank_usage(FILE *out) {
+    fprintf(out,
+            "usage: grating rerank --model DIR (--query Q | --queries FILE --qid ID) --docs FILE\n"
+            "                      --top-k K [--policy NAME] [--policy-args JSON] [--chunk C]\n"
+            "                      [--doc-ids LIST] [--max-len N] [--json] [--trec FILE]\n"
+            "                      [--trec-qid QID] [--run-tag TAG]\n"
+            "       grating rerank --list-policies\n\n"
+            "Runs all candidates layer by layer; before every layer the policy selects, drops\n"
+            "or defers each active candidate. Prints the top-K and what was computed.\n\n"
+            "  --top-k K          number of candidates to select (1 <= K <= N)\n"
+            "  --policy NAME      pruning policy (default: none = full forward)\n"
+            "  --policy-args JSON policy parameters, e.g. '{\"threshold\": 0.1, \"k\": 3}'\n"
+            "  --chunk C          run each layer over chunks of C active candidates (default all)\n"
+            "  --json             machine-readable output\n"
+            "  --trec FILE        also write every candidate as a TREC run line; scores encode the\n"
+            "                     final order (N - position), so candidates that left early score\n"
+            "                     below every survivor when trec_eval re-sorts by score\n"
+            "  --trec-qid QID     query id in the run (default: --qid, else \"q\")\n"
+            "  --run-tag TAG      run tag (default: grating-<policy>)\n"
+            "  (query, document, --max-len, --doc-ids: as in `grating score`)\n\n"
+            "Top-K rule: selected candidates (earlier selection first), then candidates still\n"
+            "active at the end by latest score, then dropped ones (later drop first).\n");
+}
+
+static void rerank_list_policies(void) {
+    for (size_t i = 0; i < policy_count(); i++)
+        printf("%-22s %s\n", policy_at(i)->name, policy_at(i)->summary);
+}
+
+static status rerank_write_trec(const char *path, const char *qid, const char *tag,
+                                const doc_list *docs, const engine_result *r) {
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
+    for (size_t pos = 0; pos < r->n; pos++)
+        fprintf(f, "%s Q0 %s %zu %zu %s\n", qid, docs->items[r->order[pos]].id, pos + 1, r->n - pos, tag);
+    if (fclose(f) != 0 || rename(tmp, path) != 0) {
+        unlink(tmp);
+        return status_fail(STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    }
+    return STATUS_OK;
+}
+
+static cJSON *rerank_number(double v) {
+    char buf[64];
+    snprintf(buf, sizeof buf, "%.9g", v);
+    return cJSON_CreateRaw(buf);
+}
+
+static void rerank_print_json(const doc_list *docs, const engine_result *r, size_t k,
+                              const char *policy_name, cJSON *params) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *pol = cJSON_AddObjectToObject(root, "policy");
+    cJSON_AddStringToObject(pol, "name", policy_name);
+    cJSON_AddItemToObject(pol, "params", params);
+    cJSON_AddNumberToObject(root, "k", (double)k);
+    cJSON *top = cJSON_AddArrayToObject(root, "top_k");
+    cJSON *all = cJSON_AddArrayToObject(root, "candidates");
+    for (size_t pos = 0; pos < r->n; pos++) {
+        size_t c = r->order[pos];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "id", docs->items[c].id);
+        cJSON_AddNumberToObject(o, "index", (double)c);
+        cJSON_AddNumberToObject(o, "rank", (double)(pos + 1));
+        cJSON_AddItemToObject(o, "score", rerank_number(r->exit_score[c]));
+        cJSON_AddNumberToObject(o, "exit_layer", r->exit_layer[c]);
+        cJSON_AddStringToObject(o, "reason", engine_exit_name(r->exit_reason[c]));
+        cJSON_AddItemToArray(all, o);
+        if (pos < k) cJSON_AddItemToArray(top, cJSON_CreateString(docs->items[c].id));
+    }
+    cJSON *stats = cJSON_AddObjectToObject(root, "stats");
+    cJSON_AddNumberToObject(stats, "candidate_layers", (double)r->candidate_layers);
+    cJSON_AddNumberToObject(stats, "candidate_layers_full", (double)r->candidate_layers_full);
+    cJSON_AddItemToObject(stats, "fraction_computed",
+                          rerank_number((double)r->candidate_layers / (double)r->candidate_layers_full));
+    cJSON_AddNumberToObject(stats, "layers_run", r->layers_run);
+    cJSON *ls = cJSON_AddArrayToObject(stats, "layer_seconds");
+    for (size_t l = 0; l < r->n_layers; l++) cJSON_AddItemToArray(ls, rerank_number(r->layer_seconds[l]));
+    cJSON_AddItemToObject(stats, "embed_seconds", rerank_number(r->embed_seconds));
+    cJSON_AddItemToObject(stats, "score_seconds", rerank_number(r->score_seconds));
+    cJSON_AddItemToObject(stats, "policy_seconds", rerank_number(r->policy_seconds));
+    cJSON_AddItemToObject(stats, "total_seconds", rerank_number(r->total_seconds));
+    cJSON_AddNumberToObject(stats, "peak_chunk_tokens", (double)r->peak_chunk_tokens);
+    char *text = cJSON_PrintUnformatted(root);
+    if (text) puts(text);
+    free(text);
+    cJSON_Delete(root);
+}
+
+static void rerank_print_table(const doc_list *docs, const engine_result *r, size_t k,
+                               const char *policy_name, const cJSON *params) {
+    char *p = cJSON_PrintUnformatted(params);
+    printf("policy %s %s, K = %zu of N = %zu\n\n", policy_name, p ? p : "{}", k, r->n);
+    free(p);
+    printf("%-5s %-14s %10s %6s  %s\n", "rank", "id", "score", "layer", "exit");
+    for (size_t pos = 0; pos < r->n; pos++) {
+        size_t c = r->order[pos];
+        if (pos == k) printf("----- below the top-K -----\n");
+        printf("%-5zu %-14.14s %10.4f %6d  %s\n", pos + 1, docs->items[c].id, r->exit_score[c],
+               r->exit_layer[c], engine_exit_name(r->exit_reason[c]));
+    }
+    printf("\ncandidate-layers computed: %zu of %zu (%.1f%%), layers run: %d of %zu\n",
+           r->candidate_layers, r->candidate_layers_full,
+           100.0 * (double)r->candidate_layers / (double)r->candidate_layers_full, r->layers_run,
+           r->n_layers);
+    double layers = 0.0;
+    for (size_t l = 0; l < r->n_layers; l++) layers += r->layer_seconds[l];
+    printf("time: total %.1f ms (embeddings %.1f, layers %.1f, scoring %.1f, policy %.3f)\n",
+           r->total_seconds * 1e3, r->embed_seconds * 1e3, layers * 1e3, r->score_seconds * 1e3,
+           r->policy_seconds * 1e3);
+}
+
+int cmd_rerank(int argc, char **argv) {
+    const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
+    const char *docs_path = NULL, *doc_ids = NULL, *policy_name = "none", *policy_args = NULL;
+    const char *trec = NULL, *trec_qid = NULL, *run_tag = NULL;
+    long max_len = 512, chunk = 0, k = 0;
+    int json = 0, max_len_given = 0;
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},       {"query", required_argument, 0, 'q'},
+        {"queries", required_argument, 0, 'Q'},     {"qid", required_argument, 0, 'i'},
+        {"docs", required_argument, 0, 'd'},        {"doc-ids", required_argument, 0, 'D'},
+        {"max-len", required_argument, 0, 'l'},     {"chunk", required_argument, 0, 'c'},
+        {"top-k", required_argument, 0, 'k'},       {"policy", required_argument, 0, 'p'},
+        {"policy-args", required_argument, 0, 'a'}, {"json", no_argument, 0, 'j'},
+        {"trec", required_argument, 0, 't'},        {"trec-qid", required_argument, 0, 'T'},
+        {"run-tag", required_argument, 0, 'g'},     {"list-policies", no_argument, 0, 'L'},
+        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    optind = 1;
+    int c;
+    char *end;
+    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        long *target = NULL;
+        long min = 1;
+        switch (c) {
+        case 'm': model_dir = optarg; break;
+        case 'q': query_text = optarg; break;
+        case 'Q': queries = optarg; break;
+        case 'i': qid = optarg; break;
+        case 'd': docs_path = optarg; break;
+        case 'D': doc_ids = optarg; break;
+        case 'p': policy_name = optarg; break;
+        case 'a': policy_args = optarg; break;
+        case 'j': json = 1; break;
+        case 't': trec = optarg; break;
+        case 'T': trec_qid = optarg; break;
+        case 'g': run_tag = optarg; break;
+        case 'L': rerank_list_policies(); return 0;
+        case 'l': target = &max_len, min = 3, max_len_given = 1; break;
+        case 'c': target = &chunk; break;
+        case 'k': target = &k; break;
+        case 'h': rerank_usage(stdout); return 0;
+        default: rerank_usage(stderr); return 2;
+        }
+        if (target) {
+            errno = 0;
+            *target = strtol(optarg, &end, 10);
+            if (*end || errno || *target < min) {
+                fprintf(stderr, "grating rerank: --%s must be an integer >= %ld, got '%s'\n",
+                        c == 'l' ? "max-len" : c == 'c' ? "chunk" : "top-k", min, optarg);
+                return 2;
+            }
+        }
+    }
+    if (optind < argc || !model_dir || !docs_path || (!query_text == !queries) ||
+        (queries && !qid) || k == 0) {
+        fprintf(stderr, "grating rerank: need --model, --docs, --top-k and either --query or "
+                        "--queries with --qid\n");
+        rerank_usage(stderr);
+        return 2;
+    }
+
+    int rc = 1;
+    char *query = NULL;
+    doc_list docs = {0};
+    bert_model model = {0};
+    wordpiece wp = {0};
+    int wp_loaded = 0;
+    cli_batch s = {0};
+    policy *pol = NULL;
+    cJSON *params = NULL;
+    engine_result r = {0};
+    status st;
+    if (policy_args && (st = json_parse_text("--policy-args", policy_args, strlen(policy_args), &params)))
+        goto done;
+    if ((st = policy_create(policy_name, params, &pol)) ||
+        (st = cli_load_inputs(query_text, queries, qid, docs_path, doc_ids, &query, &docs)))
+        goto done;
+    if ((size_t)k > docs.n) {
+        st = status_fail(STATUS_ERR_ARG, "--top-k %ld is larger than the %zu candidates in %s", k,
+                         docs.n, docs_path);
+        goto done;
+    }
+    if ((st = bert_model_load(&model, model_dir)) || (st = wordpiece_load(&wp, model_dir))) goto done;
+    wp_loaded = 1;
+    if ((st = cli_model_max_len(&model, &wp, &max_len, max_len_given)) ||
+        (st = cli_encode_pairs(&wp, query, &docs, (size_t)max_len, &s)) ||
+        (st = engine_result_init(&r, docs.n, (size_t)model.cfg.n_layers)))
+        goto done;
+    bert_batch b = cli_batch_view(&s);
+    engine_options opt = {.k = (size_t)k, .chunk = (size_t)chunk};
+    if ((st = engine_run(&model, &b, pol, &opt, &r)) != STATUS_OK) goto done;
+    if (trec) {
+        char tag[256];
+        snprintf(tag, sizeof tag, "grating-%s", policy_name);
+        st = rerank_write_trec(trec, trec_qid ? trec_qid : qid ? qid : "q", run_tag ? run_tag : tag,
+                               &docs, &r);
+        if (st != STATUS_OK) goto done;
+    }
+    if (json)
+        rerank_print_json(&docs, &r, (size_t)k, policy_name, policy_describe(pol));
+    else {
+        cJSON *eff = policy_describe(pol);
+        rerank_print_table(&docs, &r, (size_t)k, policy_name, eff);
+        cJSON_Delete(eff);
+    }
+    rc = 0;
+done:
+    if (rc != 0) fprintf(stderr, "grating rerank: %s\n", status_message());
+    engine_result_free(&r);
+    policy_free(pol);
+    cJSON_Delete(params);
+    cli_batch_free(&s);
+    if (wp_loaded) wordpiece_free(&wp);
+    bert_model_free(&model);
+    doc_list_free(&docs);
+    free(query);
+    return rc;
+}

@@ -1,0 +1,241 @@
+#include "engine.h"
+#include "mem.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static double engine_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+status engine_result_init(engine_result *r, size_t n, size_t n_layers) {
+    memset(r, 0, sizeof *r);
+    r->n = n;
+    r->n_layers = n_layers;
+    r->exit_layer = mem_alloc(MEM_OTHER, n * sizeof *r->exit_layer);
+    r->exit_reason = mem_alloc(MEM_OTHER, n * sizeof *r->exit_reason);
+    r->exit_score = mem_alloc(MEM_OTHER, n * sizeof *r->exit_score);
+    r->layer_scores = mem_alloc(MEM_OTHER, (n_layers + 1) * n * sizeof *r->layer_scores);
+    r->order = mem_alloc(MEM_OTHER, n * sizeof *r->order);
+    r->layer_seconds = mem_alloc(MEM_OTHER, n_layers * sizeof *r->layer_seconds);
+    if (!r->exit_layer || !r->exit_reason || !r->exit_score || !r->layer_scores || !r->order ||
+        !r->layer_seconds) {
+        engine_result_free(r);
+        return STATUS_ERR_NOMEM;
+    }
+    return STATUS_OK;
+}
+
+void engine_result_free(engine_result *r) {
+    mem_free(r->exit_layer);
+    mem_free(r->exit_reason);
+    mem_free(r->exit_score);
+    mem_free(r->layer_scores);
+    mem_free(r->order);
+    mem_free(r->layer_seconds);
+    memset(r, 0, sizeof *r);
+}
+
+const char *engine_exit_name(engine_exit e) {
+    switch (e) {
+    case ENGINE_EXIT_FINAL: return "final";
+    case ENGINE_EXIT_SELECT: return "select";
+    case ENGINE_EXIT_DROP: return "drop";
+    case ENGINE_EXIT_STOP: return "stop";
+    }
+    return "unknown";
+}
+
+// Sort key of the report order (see engine.h): group, then layer, then score.
+static int engine_group(engine_exit e) {
+    return e == ENGINE_EXIT_SELECT ? 0 : e == ENGINE_EXIT_DROP ? 2 : 1;
+}
+
+static int engine_cmp_order(const void *pa, const void *pb, void *ctx) {
+    const engine_result *r = ctx;
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    int ga = engine_group(r->exit_reason[a]), gb = engine_group(r->exit_reason[b]);
+    if (ga != gb) return ga - gb;
+    if (r->exit_layer[a] != r->exit_layer[b]) {
+        // Selected: earlier first. Dropped: later first. Group 1 shares a layer.
+        int earlier_first = ga == 0 ? 1 : -1;
+        return (r->exit_layer[a] < r->exit_layer[b] ? -1 : 1) * earlier_first;
+    }
+    if (r->exit_score[a] != r->exit_score[b]) return r->exit_score[a] > r->exit_score[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+// Moves the tokens of the active candidates to the front of h, in order, and
+// rebuilds the packed view of the active set.
+static void engine_compact(const bert_batch *b, const size_t *active, size_t n_active,
+                           size_t *cur_start, size_t H, float *h, size_t *view_start,
+                           size_t *view_len) {
+    size_t write = 0;
+    for (size_t i = 0; i < n_active; i++) {
+        size_t c = active[i], len = b->seq_len[c];
+        if (cur_start[c] != write) memmove(h + write * H, h + cur_start[c] * H, len * H * sizeof *h);
+        cur_start[c] = write;
+        view_start[i] = write;
+        view_len[i] = len;
+        write += len;
+    }
+}
+
+status engine_run(const bert_model *m, const bert_batch *b, policy *p, const engine_options *opt,
+                  engine_result *r) {
+    double t_start = engine_now();
+    status st = bert_batch_validate(m, b);
+    if (st != STATUS_OK) return st;
+    if (!m->layers) return status_fail(STATUS_ERR_ARG, "engine: the model's layers are not resident");
+    size_t n = b->n_seq, L = (size_t)m->cfg.n_layers, H = (size_t)m->cfg.hidden_size;
+    if (r->n != n || r->n_layers != L)
+        return status_fail(STATUS_ERR_ARG, "engine: result sized for %zu x %zu, run has %zu x %zu",
+                           r->n, r->n_layers, n, L);
+    if (opt->k < 1 || opt->k > n)
+        return status_fail(STATUS_ERR_ARG, "engine: K = %zu must be between 1 and N = %zu", opt->k, n);
+    if ((st = policy_reset(p, n, opt->k)) != STATUS_OK) return st;
+    size_t chunk = opt->chunk == 0 || opt->chunk > n ? n : opt->chunk;
+
+    // Workspace bound: the `chunk` longest sequences (any chunk is at most
+    // that), and 2n rows for gathering first tokens when scoring.
+    size_t *lens = mem_alloc(MEM_OTHER, n * sizeof *lens);
+    if (!lens) return STATUS_ERR_NOMEM;
+    memcpy(lens, b->seq_len, n * sizeof *lens);
+    size_t max_len = 0, chunk_bound = 0;
+    for (size_t i = 0; i < n; i++) max_len = lens[i] > max_len ? lens[i] : max_len;
+    for (size_t taken = 0; taken < chunk; taken++) { // partial selection of the longest
+        size_t best = taken;
+        for (size_t j = taken + 1; j < n; j++) best = lens[j] > lens[best] ? j : best;
+        size_t t = lens[taken];
+        lens[taken] = lens[best];
+        lens[best] = t;
+        chunk_bound += lens[taken];
+    }
+    mem_free(lens);
+    bert_workspace ws;
+    size_t ws_tok = chunk_bound > 2 * n ? chunk_bound : 2 * n;
+    if ((st = bert_workspace_init(&ws, &m->cfg, ws_tok, max_len)) != STATUS_OK) return st;
+
+    float *h = mem_alloc(MEM_HIDDEN, b->n_tok * H * sizeof *h); // (n_tok, H), active compacted
+    size_t *active = mem_alloc(MEM_OTHER, n * sizeof *active);  // (n_active,) ascending ids
+    size_t *cur_start = mem_alloc(MEM_OTHER, n * sizeof *cur_start);
+    size_t *view_start = mem_alloc(MEM_OTHER, n * sizeof *view_start);
+    size_t *view_len = mem_alloc(MEM_OTHER, n * sizeof *view_len);
+    size_t *chunk_start = mem_alloc(MEM_OTHER, chunk * sizeof *chunk_start);
+    float *scores = mem_alloc(MEM_OTHER, n * sizeof *scores);
+    policy_verdict *verdicts = mem_alloc(MEM_OTHER, n * sizeof *verdicts);
+    if (!h || !active || !cur_start || !view_start || !view_len || !chunk_start || !scores ||
+        !verdicts) {
+        st = STATUS_ERR_NOMEM;
+        goto done;
+    }
+
+    for (size_t i = 0; i < (L + 1) * n; i++) r->layer_scores[i] = NAN;
+    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = 0.0;
+    r->candidate_layers = 0;
+    r->candidate_layers_full = n * L;
+    r->layers_run = 0;
+    r->embed_seconds = r->score_seconds = r->policy_seconds = 0.0;
+    r->peak_chunk_tokens = 0;
+    size_t n_active = n, n_selected = 0;
+    for (size_t i = 0; i < n; i++) {
+        active[i] = i;
+        cur_start[i] = b->seq_start[i];
+        view_start[i] = b->seq_start[i];
+        view_len[i] = b->seq_len[i];
+        r->exit_layer[i] = (int)L;
+        r->exit_reason[i] = ENGINE_EXIT_FINAL;
+    }
+
+    double t0 = engine_now();
+    bert_embed(m, b, h);
+    r->embed_seconds = engine_now() - t0;
+
+    int stopped = 0;
+    for (size_t l = 0; l <= L && n_active > 0; l++) {
+        // Provisional scores of the active candidates after layer l.
+        bert_batch view = {.n_seq = n_active, .seq_start = view_start, .seq_len = view_len};
+        t0 = engine_now();
+        bert_score_first_tokens(m, &view, h, &ws, scores);
+        r->score_seconds += engine_now() - t0;
+        for (size_t i = 0; i < n_active; i++) {
+            r->layer_scores[l * n + active[i]] = scores[i];
+            r->exit_score[active[i]] = scores[i];
+            if (!isfinite(scores[i])) {
+                st = status_fail(STATUS_ERR_NUMERIC,
+                                 "engine: candidate %zu has a non-finite score (%g) at layer %zu",
+                                 active[i], (double)scores[i], l);
+                goto done;
+            }
+        }
+        if (l == L) break; // final scores; nothing left to decide
+
+        policy_input in = {.layer = (int)l, .n_layers = (int)L, .n_total = n, .k = opt->k,
+                           .n_selected = n_selected, .n_active = n_active, .ids = active,
+                           .scores = scores};
+        t0 = engine_now();
+        st = policy_decide(p, &in, verdicts, &stopped);
+        r->policy_seconds += engine_now() - t0;
+        if (st != STATUS_OK) goto done;
+        size_t kept = 0;
+        for (size_t i = 0; i < n_active; i++) {
+            size_t c = active[i];
+            if (verdicts[i] == POLICY_DEFER) {
+                active[kept++] = c;
+                continue;
+            }
+            r->exit_layer[c] = (int)l;
+            r->exit_reason[c] = verdicts[i] == POLICY_SELECT ? ENGINE_EXIT_SELECT : ENGINE_EXIT_DROP;
+            n_selected += verdicts[i] == POLICY_SELECT;
+        }
+        n_active = kept;
+        if (stopped) {
+            for (size_t i = 0; i < n_active; i++) {
+                r->exit_layer[active[i]] = (int)l;
+                r->exit_reason[active[i]] = ENGINE_EXIT_STOP;
+            }
+            n_active = 0;
+            break;
+        }
+        if (n_active == 0) break;
+
+        // Layer l + 1 over the active candidates, chunk by chunk.
+        engine_compact(b, active, n_active, cur_start, H, h, view_start, view_len);
+        t0 = engine_now();
+        for (size_t s0 = 0; s0 < n_active; s0 += chunk) {
+            size_t count = s0 + chunk <= n_active ? chunk : n_active - s0;
+            size_t tok0 = view_start[s0], tok = 0;
+            for (size_t i = 0; i < count; i++) {
+                chunk_start[i] = view_start[s0 + i] - tok0;
+                tok += view_len[s0 + i];
+            }
+            bert_batch cv = {.n_seq = count, .n_tok = tok, .seq_start = chunk_start,
+                             .seq_len = view_len + s0};
+            if (tok > r->peak_chunk_tokens) r->peak_chunk_tokens = tok;
+            bert_layer_forward(m, &m->layers[l], &cv, h + tok0 * H, &ws);
+        }
+        r->layer_seconds[l] = engine_now() - t0;
+        r->candidate_layers += n_active;
+        r->layers_run = (int)l + 1;
+    }
+
+    for (size_t i = 0; i < n; i++) r->order[i] = i;
+    qsort_r(r->order, n, sizeof *r->order, engine_cmp_order, r);
+    st = STATUS_OK;
+done:
+    mem_free(h);
+    mem_free(active);
+    mem_free(cur_start);
+    mem_free(view_start);
+    mem_free(view_len);
+    mem_free(chunk_start);
+    mem_free(scores);
+    mem_free(verdicts);
+    bert_workspace_free(&ws);
+    r->total_seconds = engine_now() - t_start;
+    return st;
+}
