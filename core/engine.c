@@ -85,6 +85,100 @@ static void engine_compact(const bert_batch *b, const size_t *active, size_t n_a
     }
 }
 
+status engine_tracker_init(engine_tracker *t, engine_result *r, policy *p, size_t k) {
+    memset(t, 0, sizeof *t);
+    size_t n = r->n, L = r->n_layers;
+    if (k < 1 || k > n)
+        return status_fail(STATUS_ERR_ARG, "engine: K = %zu must be between 1 and N = %zu", k, n);
+    status st = policy_reset(p, n, k);
+    if (st != STATUS_OK) return st;
+    t->active = mem_alloc(MEM_OTHER, n * sizeof *t->active);
+    t->verdicts = mem_alloc(MEM_OTHER, n * sizeof *t->verdicts);
+    if (!t->active || !t->verdicts) {
+        engine_tracker_free(t);
+        return STATUS_ERR_NOMEM;
+    }
+    t->r = r;
+    t->p = p;
+    t->k = k;
+    t->n_active = n;
+    for (size_t i = 0; i < n; i++) {
+        t->active[i] = i;
+        r->exit_layer[i] = (int)L;
+        r->exit_reason[i] = ENGINE_EXIT_FINAL;
+        r->exit_score[i] = NAN;
+        r->order[i] = i;
+    }
+    for (size_t i = 0; i < (L + 1) * n; i++) r->layer_scores[i] = NAN;
+    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = 0.0;
+    r->candidate_layers = 0;
+    r->candidate_layers_full = n * L;
+    r->layers_run = 0;
+    r->embed_seconds = r->score_seconds = r->policy_seconds = r->total_seconds = 0.0;
+    r->peak_chunk_tokens = 0;
+    return STATUS_OK;
+}
+
+void engine_tracker_free(engine_tracker *t) {
+    mem_free(t->active);
+    mem_free(t->verdicts);
+    memset(t, 0, sizeof *t);
+}
+
+status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores, int *done) {
+    engine_result *r = t->r;
+    size_t n = r->n, L = r->n_layers;
+    *done = 1;
+    for (size_t i = 0; i < t->n_active; i++) {
+        if (!isfinite(scores[i]))
+            return status_fail(STATUS_ERR_NUMERIC,
+                               "engine: candidate %zu has a non-finite score (%g) at layer %zu",
+                               t->active[i], (double)scores[i], layer);
+        r->layer_scores[layer * n + t->active[i]] = scores[i];
+        r->exit_score[t->active[i]] = scores[i];
+    }
+    if (layer >= L || t->n_active == 0) return STATUS_OK; // final scores recorded
+
+    policy_input in = {.layer = (int)layer, .n_layers = (int)L, .n_total = n, .k = t->k,
+                       .n_selected = t->n_selected, .n_active = t->n_active, .ids = t->active,
+                       .scores = scores};
+    int stopped = 0;
+    double t0 = engine_now();
+    status st = policy_decide(t->p, &in, t->verdicts, &stopped);
+    r->policy_seconds += engine_now() - t0;
+    if (st != STATUS_OK) return st;
+    size_t kept = 0;
+    for (size_t i = 0; i < t->n_active; i++) {
+        size_t c = t->active[i];
+        if (t->verdicts[i] == POLICY_DEFER) {
+            t->active[kept++] = c;
+            continue;
+        }
+        r->exit_layer[c] = (int)layer;
+        r->exit_reason[c] = t->verdicts[i] == POLICY_SELECT ? ENGINE_EXIT_SELECT : ENGINE_EXIT_DROP;
+        t->n_selected += t->verdicts[i] == POLICY_SELECT;
+    }
+    t->n_active = kept;
+    if (stopped) {
+        for (size_t i = 0; i < t->n_active; i++) {
+            r->exit_layer[t->active[i]] = (int)layer;
+            r->exit_reason[t->active[i]] = ENGINE_EXIT_STOP;
+        }
+        t->n_active = 0;
+    }
+    if (t->n_active == 0) return STATUS_OK;
+    r->candidate_layers += t->n_active;
+    r->layers_run = (int)layer + 1;
+    *done = 0;
+    return STATUS_OK;
+}
+
+void engine_tracker_finish(engine_tracker *t) {
+    engine_result *r = t->r;
+    for (size_t i = 0; i < r->n; i++) r->order[i] = i;
+    qsort_r(r->order, r->n, sizeof *r->order, engine_cmp_order, r);
+}
+
 status engine_run(const bert_model *m, const bert_batch *b, policy *p, const engine_options *opt,
                   engine_result *r) {
     double t_start = engine_now();
@@ -95,119 +189,69 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
     if (r->n != n || r->n_layers != L)
         return status_fail(STATUS_ERR_ARG, "engine: result sized for %zu x %zu, run has %zu x %zu",
                            r->n, r->n_layers, n, L);
-    if (opt->k < 1 || opt->k > n)
-        return status_fail(STATUS_ERR_ARG, "engine: K = %zu must be between 1 and N = %zu", opt->k, n);
-    if ((st = policy_reset(p, n, opt->k)) != STATUS_OK) return st;
+    engine_tracker t;
+    if ((st = engine_tracker_init(&t, r, p, opt->k)) != STATUS_OK) return st;
     size_t chunk = opt->chunk == 0 || opt->chunk > n ? n : opt->chunk;
 
     // Workspace bound: the `chunk` longest sequences (any chunk is at most
     // that), and 2n rows for gathering first tokens when scoring.
-    size_t *lens = mem_alloc(MEM_OTHER, n * sizeof *lens);
-    if (!lens) return STATUS_ERR_NOMEM;
-    memcpy(lens, b->seq_len, n * sizeof *lens);
     size_t max_len = 0, chunk_bound = 0;
+    size_t *lens = mem_alloc(MEM_OTHER, n * sizeof *lens);
+    if (!lens) {
+        engine_tracker_free(&t);
+        return STATUS_ERR_NOMEM;
+    }
+    memcpy(lens, b->seq_len, n * sizeof *lens);
     for (size_t i = 0; i < n; i++) max_len = lens[i] > max_len ? lens[i] : max_len;
     for (size_t taken = 0; taken < chunk; taken++) { // partial selection of the longest
         size_t best = taken;
         for (size_t j = taken + 1; j < n; j++) best = lens[j] > lens[best] ? j : best;
-        size_t t = lens[taken];
+        size_t tmp = lens[taken];
         lens[taken] = lens[best];
-        lens[best] = t;
+        lens[best] = tmp;
         chunk_bound += lens[taken];
     }
     mem_free(lens);
     bert_workspace ws;
     size_t ws_tok = chunk_bound > 2 * n ? chunk_bound : 2 * n;
-    if ((st = bert_workspace_init(&ws, &m->cfg, ws_tok, max_len)) != STATUS_OK) return st;
-
+    if ((st = bert_workspace_init(&ws, &m->cfg, ws_tok, max_len)) != STATUS_OK) {
+        engine_tracker_free(&t);
+        return st;
+    }
     float *h = mem_alloc(MEM_HIDDEN, b->n_tok * H * sizeof *h); // (n_tok, H), active compacted
-    size_t *active = mem_alloc(MEM_OTHER, n * sizeof *active);  // (n_active,) ascending ids
     size_t *cur_start = mem_alloc(MEM_OTHER, n * sizeof *cur_start);
     size_t *view_start = mem_alloc(MEM_OTHER, n * sizeof *view_start);
     size_t *view_len = mem_alloc(MEM_OTHER, n * sizeof *view_len);
     size_t *chunk_start = mem_alloc(MEM_OTHER, chunk * sizeof *chunk_start);
     float *scores = mem_alloc(MEM_OTHER, n * sizeof *scores);
-    policy_verdict *verdicts = mem_alloc(MEM_OTHER, n * sizeof *verdicts);
-    if (!h || !active || !cur_start || !view_start || !view_len || !chunk_start || !scores ||
-        !verdicts) {
+    if (!h || !cur_start || !view_start || !view_len || !chunk_start || !scores) {
         st = STATUS_ERR_NOMEM;
         goto done;
     }
-
-    for (size_t i = 0; i < (L + 1) * n; i++) r->layer_scores[i] = NAN;
-    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = 0.0;
-    r->candidate_layers = 0;
-    r->candidate_layers_full = n * L;
-    r->layers_run = 0;
-    r->embed_seconds = r->score_seconds = r->policy_seconds = 0.0;
-    r->peak_chunk_tokens = 0;
-    size_t n_active = n, n_selected = 0;
     for (size_t i = 0; i < n; i++) {
-        active[i] = i;
         cur_start[i] = b->seq_start[i];
         view_start[i] = b->seq_start[i];
         view_len[i] = b->seq_len[i];
-        r->exit_layer[i] = (int)L;
-        r->exit_reason[i] = ENGINE_EXIT_FINAL;
     }
 
     double t0 = engine_now();
     bert_embed(m, b, h);
     r->embed_seconds = engine_now() - t0;
-
-    int stopped = 0;
-    for (size_t l = 0; l <= L && n_active > 0; l++) {
+    for (size_t l = 0;; l++) {
         // Provisional scores of the active candidates after layer l.
-        bert_batch view = {.n_seq = n_active, .seq_start = view_start, .seq_len = view_len};
+        bert_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};
         t0 = engine_now();
         bert_score_first_tokens(m, &view, h, &ws, scores);
         r->score_seconds += engine_now() - t0;
-        for (size_t i = 0; i < n_active; i++) {
-            r->layer_scores[l * n + active[i]] = scores[i];
-            r->exit_score[active[i]] = scores[i];
-            if (!isfinite(scores[i])) {
-                st = status_fail(STATUS_ERR_NUMERIC,
-                                 "engine: candidate %zu has a non-finite score (%g) at layer %zu",
-                                 active[i], (double)scores[i], l);
-                goto done;
-            }
-        }
-        if (l == L) break; // final scores; nothing left to decide
-
-        policy_input in = {.layer = (int)l, .n_layers = (int)L, .n_total = n, .k = opt->k,
-                           .n_selected = n_selected, .n_active = n_active, .ids = active,
-                           .scores = scores};
-        t0 = engine_now();
-        st = policy_decide(p, &in, verdicts, &stopped);
-        r->policy_seconds += engine_now() - t0;
-        if (st != STATUS_OK) goto done;
-        size_t kept = 0;
-        for (size_t i = 0; i < n_active; i++) {
-            size_t c = active[i];
-            if (verdicts[i] == POLICY_DEFER) {
-                active[kept++] = c;
-                continue;
-            }
-            r->exit_layer[c] = (int)l;
-            r->exit_reason[c] = verdicts[i] == POLICY_SELECT ? ENGINE_EXIT_SELECT : ENGINE_EXIT_DROP;
-            n_selected += verdicts[i] == POLICY_SELECT;
-        }
-        n_active = kept;
-        if (stopped) {
-            for (size_t i = 0; i < n_active; i++) {
-                r->exit_layer[active[i]] = (int)l;
-                r->exit_reason[active[i]] = ENGINE_EXIT_STOP;
-            }
-            n_active = 0;
-            break;
-        }
-        if (n_active == 0) break;
+        int finished;
+        if ((st = engine_tracker_step(&t, l, scores, &finished)) != STATUS_OK) goto done;
+        if (finished) break;
 
         // Layer l + 1 over the active candidates, chunk by chunk.
-        engine_compact(b, active, n_active, cur_start, H, h, view_start, view_len);
+        engine_compact(b, t.active, t.n_active, cur_start, H, h, view_start, view_len);
         t0 = engine_now();
-        for (size_t s0 = 0; s0 < n_active; s0 += chunk) {
-            size_t count = s0 + chunk <= n_active ? chunk : n_active - s0;
+        for (size_t s0 = 0; s0 < t.n_active; s0 += chunk) {
+            size_t count = s0 + chunk <= t.n_active ? chunk : t.n_active - s0;
             size_t tok0 = view_start[s0], tok = 0;
             for (size_t i = 0; i < count; i++) {
                 chunk_start[i] = view_start[s0 + i] - tok0;
@@ -219,23 +263,18 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
             bert_layer_forward(m, &m->layers[l], &cv, h + tok0 * H, &ws);
         }
         r->layer_seconds[l] = engine_now() - t0;
-        r->candidate_layers += n_active;
-        r->layers_run = (int)l + 1;
     }
-
-    for (size_t i = 0; i < n; i++) r->order[i] = i;
-    qsort_r(r->order, n, sizeof *r->order, engine_cmp_order, r);
+    engine_tracker_finish(&t);
     st = STATUS_OK;
 done:
     mem_free(h);
-    mem_free(active);
     mem_free(cur_start);
     mem_free(view_start);
     mem_free(view_len);
     mem_free(chunk_start);
     mem_free(scores);
-    mem_free(verdicts);
     bert_workspace_free(&ws);
+    engine_tracker_free(&t);
     r->total_seconds = engine_now() - t_start;
     return st;
 }

@@ -87,4 +87,37 @@ const char *engine_exit_name(engine_exit e);
 status engine_run(const bert_model *m, const bert_batch *b, policy *p, const engine_options *opt,
                   engine_result *r);
 
+// The bookkeeping of a query, separate from where the scores come from: the
+// live engine feeds it scores it computes, an offline replay feeds it scores
+// read from a trace. Both therefore apply verdicts, count candidate-layers
+// and order the result with the same code.
+//
+//     engine_tracker t;
+//     engine_tracker_init(&t, &r, p, k);           // resets p and r
+//     for (size_t l = 0; ; l++) {
+//         ... scores (t.n_active,) of candidates t.active after layer l ...
+//         int done;
+//         engine_tracker_step(&t, l, scores, &done);
+//         if (done) break;                          // else layer l + 1 runs on t.active
+//     }
+//     engine_tracker_finish(&t);                    // r->order
+//     engine_tracker_free(&t);
+typedef struct {
+    engine_result *r;
+    policy *p;
+    size_t k;
+    size_t n_active, n_selected;
+    size_t *active;            // (n,) ascending candidate indices still computing
+    policy_verdict *verdicts;  // (n,)
+} engine_tracker;
+
+status engine_tracker_init(engine_tracker *t, engine_result *r, policy *p, size_t k);
+// Records the provisional scores after `layer` of the active candidates, then
+// (layer < L) applies the policy's verdicts and counts the next layer's
+// candidate-layers. *done = 1 when no candidate runs layer + 1.
+status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores, int *done);
+// Orders the candidates (the rule above) into r->order.
+void engine_tracker_finish(engine_tracker *t);
+void engine_tracker_free(engine_tracker *t);
+
 #endif
