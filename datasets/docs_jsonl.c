@@ -16,6 +16,27 @@ void doc_list_free(doc_list *docs) {
     docs->n = 0;
 }
 
+status doc_join_text(const cJSON *obj, const char *what, char **text) {
+    *text = NULL;
+    const char *body = NULL, *title = NULL;
+    status st;
+    if ((st = json_get_string(obj, "text", what, &body)) ||
+        (st = json_opt_string(obj, "title", what, &title)))
+        return st;
+    size_t n_title = title ? strlen(title) : 0, n_body = strlen(body);
+    char *out = malloc(n_title + 1 + n_body + 1);
+    if (!out) return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", what);
+    if (n_title > 0) {
+        memcpy(out, title, n_title);
+        out[n_title] = ' ';
+        memcpy(out + n_title + 1, body, n_body + 1);
+    } else {
+        memcpy(out, body, n_body + 1);
+    }
+    *text = out;
+    return STATUS_OK;
+}
+
 static status docs_jsonl_item(const char *path, size_t line_no, const char *line, size_t len,
                               size_t index, doc_item *out) {
     char what[4200];
@@ -27,33 +48,24 @@ static status docs_jsonl_item(const char *path, size_t line_no, const char *line
         cJSON_Delete(obj);
         return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object with a \"text\" field", what);
     }
-    const char *text = NULL, *title = NULL, *id = NULL;
-    if ((st = json_get_string(obj, "text", what, &text)) ||
-        (st = json_opt_string(obj, "title", what, &title)) ||
+    const char *id = NULL;
+    if ((st = doc_join_text(obj, what, &out->text)) ||
         (st = json_opt_string(obj, "id", what, &id)) ||
         (!id && (st = json_opt_string(obj, "_id", what, &id)))) {
+        free(out->text);
+        out->text = NULL;
         cJSON_Delete(obj);
         return st;
     }
     char index_id[32];
     snprintf(index_id, sizeof index_id, "%zu", index);
     out->id = strdup(id ? id : index_id);
-    size_t n_title = title ? strlen(title) : 0, n_text = strlen(text);
-    out->text = malloc(n_title + 1 + n_text + 1);
-    if (!out->id || !out->text) {
-        free(out->id);
+    cJSON_Delete(obj);
+    if (!out->id) {
         free(out->text);
-        cJSON_Delete(obj);
+        out->text = NULL;
         return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", what);
     }
-    if (n_title > 0) {
-        memcpy(out->text, title, n_title);
-        out->text[n_title] = ' ';
-        memcpy(out->text + n_title + 1, text, n_text + 1);
-    } else {
-        memcpy(out->text, text, n_text + 1);
-    }
-    cJSON_Delete(obj);
     return STATUS_OK;
 }
 

@@ -19,6 +19,7 @@
 
 #include "status.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 
 typedef struct {
@@ -33,5 +34,12 @@ typedef struct {
 
 status doc_list_read_jsonl(doc_list *docs, const char *path);
 void doc_list_free(doc_list *docs);
+
+// The text of one parsed document object, the rule every reader of documents
+// shares (this file and the BEIR corpus of beir.h): title + " " + text when
+// `title` is a non-empty string, else text. Fails, naming `what` (e.g.
+// "corpus.jsonl: line 7"), when `text` is missing or not a string or `title`
+// is present and not a string. *text is malloc'd; the caller frees it.
+status doc_join_text(const cJSON *obj, const char *what, char **text);
 
 #endif
