@@ -28,6 +28,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_score(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 // Shared by score and rerank (cli_inputs.c).
 
@@ -50,6 +51,10 @@ bert_batch cli_batch_view(const cli_batch *s);
 // Applies the model's limit to --max-len (default capped, explicit checked)
 // and checks the tokenizer fits the embedding table.
 status cli_model_max_len(const bert_model *m, const wordpiece *wp, long *max_len, int given);
+// Parses "i/n" (0 <= i < n) for --shard. Returns 0 when malformed.
+int cli_parse_shard(const char *text, size_t *index, size_t *count);
+// The command line as one string (for provenance in output files); malloc'd.
+char *cli_join_argv(int argc, char **argv);
 // 1 when `id` is in a comma- or space-separated list.
 int cli_list_has(const char *list, const char *id);
 

@@ -12,6 +12,7 @@ static const cli_command cli_commands[] = {
     {"tokenize", "encode a (query, document) pair as the model's tokenizer does", cmd_tokenize},
     {"score", "score candidate documents for a query, optionally at every layer", cmd_score},
     {"rerank", "select the top-K candidates with a pruning policy inside one forward", cmd_rerank},
+    {"trace", "record every candidate's per-layer scores over a dataset to HDF5", cmd_trace},
     {"synth", "write a Hugging Face folder with generated weights for a config", cmd_synth},
 };
 
