@@ -1,25 +1,11 @@
 #include "trace.h"
-#include "mem.h"
+#include "h5util.h"
 
 #include <errno.h>
-#include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-// HDF5 prints its own error stack by default; grating reports its own
-// messages (naming the file and the object) instead.
-static void trace_quiet_hdf5(void) {
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static hid_t trace_string_type(void) {
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    H5Tset_cset(t, H5T_CSET_UTF8);
-    return t;
-}
 
 // Group name of a query id: '/' and '%' escaped, "." avoided.
 static void trace_group_name(const char *qid, char *out, size_t cap) {
@@ -30,94 +16,6 @@ static void trace_group_name(const char *qid, char *out, size_t cap) {
         else out[o++] = *p;
     }
     out[o] = '\0';
-}
-
-static status trace_attr_write_string(hid_t obj, const char *name, const char *value, const char *path) {
-    hid_t type = trace_string_type(), space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    const char *v = value ? value : "";
-    herr_t e = a < 0 ? -1 : H5Awrite(a, type, &v);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(space);
-    H5Tclose(type);
-    return e < 0 ? status_fail(STATUS_ERR_IO, "%s: cannot write attribute '%s'", path, name) : STATUS_OK;
-}
-
-static status trace_attr_write_num(hid_t obj, const char *name, hid_t type, const void *value,
-                                   const char *path) {
-    hid_t space = H5Screate(H5S_SCALAR);
-    hid_t a = H5Acreate2(obj, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Awrite(a, type, value);
-    if (a >= 0) H5Aclose(a);
-    H5Sclose(space);
-    return e < 0 ? status_fail(STATUS_ERR_IO, "%s: cannot write attribute '%s'", path, name) : STATUS_OK;
-}
-
-static status trace_attr_read_string(hid_t obj, const char *name, char **out, const char *path) {
-    *out = NULL;
-    if (H5Aexists(obj, name) <= 0)
-        return status_fail(STATUS_ERR_FORMAT, "%s: missing attribute '%s'", path, name);
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    hid_t type = trace_string_type();
-    char *v = NULL;
-    herr_t e = a < 0 ? -1 : H5Aread(a, type, &v);
-    if (e >= 0 && v) {
-        *out = strdup(v);
-        H5free_memory(v);
-    }
-    if (a >= 0) H5Aclose(a);
-    H5Tclose(type);
-    if (e < 0 || !*out)
-        return status_fail(STATUS_ERR_FORMAT, "%s: attribute '%s' is not a string", path, name);
-    return STATUS_OK;
-}
-
-static status trace_attr_read_num(hid_t obj, const char *name, hid_t type, void *out, const char *path) {
-    if (H5Aexists(obj, name) <= 0)
-        return status_fail(STATUS_ERR_FORMAT, "%s: missing attribute '%s'", path, name);
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    herr_t e = a < 0 ? -1 : H5Aread(a, type, out);
-    if (a >= 0) H5Aclose(a);
-    return e < 0 ? status_fail(STATUS_ERR_FORMAT, "%s: attribute '%s' is not a number", path, name)
-                 : STATUS_OK;
-}
-
-// A 1-D or 2-D dataset, chunked and deflate-compressed.
-static status trace_write_dataset(hid_t parent, const char *name, hid_t type, int rank,
-                                  const hsize_t *dims, const void *data, const char *path) {
-    hid_t space = H5Screate_simple(rank, dims, NULL);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-    int empty = 0;
-    for (int i = 0; i < rank; i++) empty |= dims[i] == 0;
-    if (!empty) {
-        H5Pset_chunk(dcpl, rank, dims);
-        H5Pset_deflate(dcpl, 4);
-    }
-    hid_t d = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-    if (d >= 0) H5Dclose(d);
-    H5Pclose(dcpl);
-    H5Sclose(space);
-    return e < 0 ? status_fail(STATUS_ERR_IO, "%s: cannot write dataset '%s'", path, name) : STATUS_OK;
-}
-
-// Reads a whole dataset whose element count must be `expect`.
-static status trace_read_dataset(hid_t parent, const char *name, hid_t type, size_t expect, void *out,
-                                 const char *path, const char *qid) {
-    hid_t d = H5Dopen2(parent, name, H5P_DEFAULT);
-    if (d < 0) return status_fail(STATUS_ERR_FORMAT, "%s: query %s: missing dataset '%s'", path, qid, name);
-    hid_t space = H5Dget_space(d);
-    hssize_t count = H5Sget_simple_extent_npoints(space);
-    H5Sclose(space);
-    if (count < 0 || (size_t)count != expect) {
-        H5Dclose(d);
-        return status_fail(STATUS_ERR_SHAPE, "%s: query %s: dataset '%s' has %lld values, expected %zu",
-                           path, qid, name, (long long)count, expect);
-    }
-    herr_t e = expect ? H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) : 0;
-    H5Dclose(d);
-    return e < 0 ? status_fail(STATUS_ERR_FORMAT, "%s: query %s: cannot read '%s'", path, qid, name)
-                 : STATUS_OK;
 }
 
 static const char *const trace_string_attrs[] = {"model",   "config_hash", "architecture", "score_kind",
@@ -162,26 +60,26 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
 static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
     status st;
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS; i++)
-        if ((st = trace_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i), path)))
+        if ((st = h5util_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i), path)))
             return st;
     for (size_t i = 0; i < TRACE_N_INT_ATTRS; i++)
-        if ((st = trace_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path)))
+        if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path)))
             return st;
     const char *schema = "grating-trace-1";
-    return trace_attr_write_string(file, "schema", schema, path);
+    return h5util_attr_write_string(file, "schema", schema, path);
 }
 
 static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
     memset(m, 0, sizeof *m);
     char *schema = NULL;
-    status st = trace_attr_read_string(file, "schema", &schema, path);
+    status st = h5util_attr_read_string(file, "schema", &schema, path);
     if (st == STATUS_OK && strcmp(schema, "grating-trace-1") != 0)
         st = status_fail(STATUS_ERR_FORMAT, "%s: unknown trace schema '%s' (expected grating-trace-1)", path, schema);
     free(schema);
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS && st == STATUS_OK; i++)
-        st = trace_attr_read_string(file, trace_string_attrs[i], trace_meta_string(m, i), path);
+        st = h5util_attr_read_string(file, trace_string_attrs[i], trace_meta_string(m, i), path);
     for (size_t i = 0; i < TRACE_N_INT_ATTRS && st == STATUS_OK; i++)
-        st = trace_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path);
+        st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
         st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);
@@ -220,8 +118,8 @@ static herr_t trace_scan_group(hid_t group, const char *name, const H5L_info_t *
         H5Aread(a, H5T_NATIVE_INT64, &complete);
         H5Aclose(a);
     }
-    if (complete == 1 && trace_attr_read_string(g, "qid", &qid, s->w->partial_path) == STATUS_OK &&
-        trace_attr_read_num(g, "order", H5T_NATIVE_INT64, &order, s->w->partial_path) == STATUS_OK) {
+    if (complete == 1 && h5util_attr_read_string(g, "qid", &qid, s->w->partial_path) == STATUS_OK &&
+        h5util_attr_read_num(g, "order", H5T_NATIVE_INT64, &order, s->w->partial_path) == STATUS_OK) {
         s->st = trace_writer_note_done(s->w, qid);
         int64_t *ord = realloc(s->order, s->w->n_done * sizeof *ord);
         if (ord) {
@@ -243,7 +141,7 @@ static herr_t trace_scan_group(hid_t group, const char *name, const H5L_info_t *
 }
 
 status trace_writer_open(trace_writer *w, const char *path, const trace_meta *meta, int resume) {
-    trace_quiet_hdf5();
+    h5util_quiet();
     memset(w, 0, sizeof *w);
     w->file = -1;
     size_t n = strlen(path);
@@ -357,20 +255,20 @@ status trace_writer_add_query(trace_writer *w, const trace_query *q) {
     }
     size_t L = (size_t)w->meta.n_layers;
     hsize_t dn[1] = {q->n}, ds[2] = {L + 1, q->n}, dl[1] = {L};
-    hid_t str = trace_string_type();
+    hid_t str = h5util_string_type();
     int64_t order = (int64_t)w->n_done, complete = 1;
     status st;
-    if ((st = trace_attr_write_string(g, "qid", q->qid, path)) ||
-        (st = trace_write_dataset(g, "candidates", str, 1, dn, q->doc_ids, path)) ||
-        (st = trace_write_dataset(g, "scores", H5T_NATIVE_FLOAT, 2, ds, q->scores, path)) ||
-        (st = trace_write_dataset(g, "tokens", H5T_NATIVE_INT32, 1, dn, q->tokens, path)) ||
-        (st = trace_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage, path)) ||
-        (st = trace_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds, path)) ||
-        (st = trace_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path)) ||
-        (st = trace_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path)) ||
-        (st = trace_attr_write_num(g, "order", H5T_NATIVE_INT64, &order, path)) ||
+    if ((st = h5util_attr_write_string(g, "qid", q->qid, path)) ||
+        (st = h5util_write_dataset(g, "candidates", str, 1, dn, q->doc_ids, path)) ||
+        (st = h5util_write_dataset(g, "scores", H5T_NATIVE_FLOAT, 2, ds, q->scores, path)) ||
+        (st = h5util_write_dataset(g, "tokens", H5T_NATIVE_INT32, 1, dn, q->tokens, path)) ||
+        (st = h5util_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage, path)) ||
+        (st = h5util_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds, path)) ||
+        (st = h5util_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path)) ||
+        (st = h5util_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path)) ||
+        (st = h5util_attr_write_num(g, "order", H5T_NATIVE_INT64, &order, path)) ||
         // Written last: a query without it is incomplete and dropped on --resume.
-        (st = trace_attr_write_num(g, "complete", H5T_NATIVE_INT64, &complete, path))) {
+        (st = h5util_attr_write_num(g, "complete", H5T_NATIVE_INT64, &complete, path))) {
     }
     H5Tclose(str);
     H5Gclose(g);
@@ -382,12 +280,12 @@ status trace_writer_add_query(trace_writer *w, const trace_query *q) {
 
 status trace_writer_finish(trace_writer *w) {
     const char *path = w->partial_path;
-    hid_t str = trace_string_type();
+    hid_t str = h5util_string_type();
     hsize_t dn[1] = {w->n_done};
-    status st = trace_write_dataset(w->file, "query_ids", str, 1, dn, w->done, path);
+    status st = h5util_write_dataset(w->file, "query_ids", str, 1, dn, w->done, path);
     H5Tclose(str);
     int64_t nq = (int64_t)w->n_done;
-    if (st == STATUS_OK) st = trace_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
+    if (st == STATUS_OK) st = h5util_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
     if (st == STATUS_OK && H5Fclose((hid_t)w->file) < 0)
         st = status_fail(STATUS_ERR_IO, "%s: close failed", path);
     else if (st != STATUS_OK)
@@ -430,36 +328,8 @@ void trace_free(trace *t) {
     memset(t, 0, sizeof *t);
 }
 
-static status trace_read_strings(hid_t parent, const char *name, char ***out, size_t *n, const char *path) {
-    *out = NULL;
-    *n = 0;
-    hid_t d = H5Dopen2(parent, name, H5P_DEFAULT);
-    if (d < 0) return status_fail(STATUS_ERR_FORMAT, "%s: missing dataset '%s'", path, name);
-    hid_t space = H5Dget_space(d);
-    hssize_t count = H5Sget_simple_extent_npoints(space);
-    H5Sclose(space);
-    hid_t str = trace_string_type();
-    char **tmp = count > 0 ? calloc((size_t)count, sizeof *tmp) : NULL;
-    herr_t e = count > 0 && tmp ? H5Dread(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp) : (count == 0 ? 0 : -1);
-    status st = STATUS_OK;
-    if (e < 0) st = status_fail(STATUS_ERR_FORMAT, "%s: cannot read strings '%s'", path, name);
-    char **copy = st == STATUS_OK && count > 0 ? calloc((size_t)count, sizeof *copy) : NULL;
-    for (hssize_t i = 0; i < count && st == STATUS_OK; i++) {
-        copy[i] = strdup(tmp[i] ? tmp[i] : "");
-        if (tmp[i]) H5free_memory(tmp[i]);
-    }
-    free(tmp);
-    H5Tclose(str);
-    H5Dclose(d);
-    if (st == STATUS_OK) {
-        *out = copy;
-        *n = count > 0 ? (size_t)count : 0;
-    }
-    return st;
-}
-
 status trace_read(trace *t, const char *path) {
-    trace_quiet_hdf5();
+    h5util_quiet();
     memset(t, 0, sizeof *t);
     if (access(path, R_OK) != 0) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -467,7 +337,7 @@ status trace_read(trace *t, const char *path) {
     status st = trace_meta_read(f, &t->meta, path);
     char **qids = NULL;
     size_t nq = 0;
-    if (st == STATUS_OK) st = trace_read_strings(f, "query_ids", &qids, &nq, path);
+    if (st == STATUS_OK) st = h5util_read_strings(f, "query_ids", &qids, &nq, path);
     if (st == STATUS_OK && nq == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: the trace has no queries", path);
     if (st == STATUS_OK && !(t->queries = calloc(nq, sizeof *t->queries)))
         st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
@@ -486,7 +356,7 @@ status trace_read(trace *t, const char *path) {
             st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group", path, q->qid);
             break;
         }
-        st = trace_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
+        st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
         if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
@@ -496,12 +366,12 @@ status trace_read(trace *t, const char *path) {
             if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
                 st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
         }
-        if (st == STATUS_OK) st = trace_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, q->qid);
-        if (st == STATUS_OK) st = trace_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
-        if (st == STATUS_OK) st = trace_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, q->qid);
-        if (st == STATUS_OK) st = trace_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, q->qid);
-        if (st == STATUS_OK) st = trace_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
-        if (st == STATUS_OK) st = trace_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, q->qid);
+        if (st == STATUS_OK) st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
+        if (st == STATUS_OK) st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
         H5Gclose(g);
     }
     if (queries >= 0) H5Gclose(queries);
