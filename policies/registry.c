@@ -4,9 +4,19 @@
 #include <string.h>
 
 extern const policy_ops policy_none_ops;
+extern const policy_ops policy_cluster_gap_ops;
+extern const policy_ops policy_kendall_stability_ops;
+extern const policy_ops policy_fixed_schedule_ops;
+extern const policy_ops policy_score_gap_ops;
+extern const policy_ops policy_asymmetric_threshold_ops;
 
 static const policy_ops *const policy_registry[] = {
     &policy_none_ops,
+    &policy_cluster_gap_ops,
+    &policy_kendall_stability_ops,
+    &policy_fixed_schedule_ops,
+    &policy_score_gap_ops,
+    &policy_asymmetric_threshold_ops,
 };
 
 size_t policy_count(void) {
