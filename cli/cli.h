@@ -29,6 +29,9 @@ int cmd_score(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_rerank(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
+int cmd_stability(int argc, char **argv);
 
 // Shared by score and rerank (cli_inputs.c).
 

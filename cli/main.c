@@ -13,6 +13,9 @@ static const cli_command cli_commands[] = {
     {"score", "score candidate documents for a query, optionally at every layer", cmd_score},
     {"rerank", "select the top-K candidates with a pruning policy inside one forward", cmd_rerank},
     {"trace", "record every candidate's per-layer scores over a dataset to HDF5", cmd_trace},
+    {"sweep", "replay a trace under a grid of pruning configurations", cmd_sweep},
+    {"stability", "per-layer ranking stability of a trace (Kendall tau, gamma, overlap)", cmd_stability},
+    {"merge", "merge the outputs of sharded trace or sweep runs", cmd_merge},
     {"synth", "write a Hugging Face folder with generated weights for a config", cmd_synth},
 };
 
