@@ -63,6 +63,113 @@ static status model_config_load_bert(model_config *cfg, const cJSON *root, const
     return STATUS_OK;
 }
 
+// Qwen3ForCausalLM (the Qwen3-Reranker checkpoints). Absent optional keys take
+// the defaults of transformers' Qwen3Config (head_dim 128, num_key_value_heads
+// 32, rms_norm_eps 1e-6, rope_theta 10000, max_position_embeddings 32768,
+// tie_word_embeddings false), so a folder means here what it means to
+// transformers; the five core sizes are required (a config without them is
+// not a real checkpoint's).
+static status model_config_load_qwen3(model_config *cfg, const cJSON *root, const char *path) {
+    status st;
+    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
+        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
+        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
+        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
+        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)))
+        return st;
+    cfg->head_dim = 128;
+    cfg->n_kv_heads = 32;
+    cfg->max_position_embeddings = 32768;
+    cfg->layer_norm_eps = 1e-6;
+    cfg->rope_theta = 10000.0;
+    cfg->tie_word_embeddings = 0;
+    cfg->type_vocab_size = 0;
+    cfg->num_labels = 0;
+    // "num_key_value_heads": null means "as many as query heads" (no GQA).
+    const cJSON *kv = cJSON_GetObjectItemCaseSensitive(root, "num_key_value_heads");
+    if (cJSON_IsNull(kv)) cfg->n_kv_heads = cfg->n_heads;
+    if ((st = json_opt_int(root, "num_key_value_heads", path, &cfg->n_kv_heads)) ||
+        (st = json_opt_int(root, "head_dim", path, &cfg->head_dim)) ||
+        (st = json_opt_int(root, "max_position_embeddings", path, &cfg->max_position_embeddings)) ||
+        (st = json_opt_double(root, "rms_norm_eps", path, &cfg->layer_norm_eps)) ||
+        (st = json_opt_double(root, "rope_theta", path, &cfg->rope_theta)) ||
+        (st = json_opt_bool(root, "tie_word_embeddings", path, &cfg->tie_word_embeddings)))
+        return st;
+
+    const char *act = "silu";
+    if ((st = json_opt_string(root, "hidden_act", path, &act))) return st;
+    if (strcmp(act, "silu") != 0)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: hidden_act '%s' is not supported for Qwen3 (expected \"silu\")",
+                           path, act);
+    int flag = 0;
+    if ((st = json_opt_bool(root, "attention_bias", path, &flag))) return st;
+    if (flag)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: attention_bias true is not supported (Qwen3 projections have no "
+                           "bias; expected false or absent)",
+                           path);
+    flag = 0;
+    if ((st = json_opt_bool(root, "use_sliding_window", path, &flag))) return st;
+    if (flag)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: use_sliding_window true is not supported (only full causal "
+                           "attention; expected false or absent)",
+                           path);
+    const cJSON *scaling = cJSON_GetObjectItemCaseSensitive(root, "rope_scaling");
+    if (scaling && !cJSON_IsNull(scaling)) {
+        const cJSON *type = cJSON_GetObjectItemCaseSensitive(scaling, "rope_type");
+        if (!cJSON_IsString(type)) type = cJSON_GetObjectItemCaseSensitive(scaling, "type");
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: rope_scaling %s%s%sis not supported (only plain RoPE; expected "
+                           "null or absent)",
+                           path, cJSON_IsString(type) ? "of type '" : "",
+                           cJSON_IsString(type) ? type->valuestring : "",
+                           cJSON_IsString(type) ? "' " : "");
+    }
+    // Newer transformers write "rope_parameters": {"rope_type", "rope_theta"}.
+    const cJSON *rp = cJSON_GetObjectItemCaseSensitive(root, "rope_parameters");
+    if (rp && !cJSON_IsNull(rp)) {
+        const char *type = "default";
+        if (!cJSON_IsObject(rp))
+            return status_fail(STATUS_ERR_FORMAT, "%s: key 'rope_parameters': expected an object",
+                               path);
+        if ((st = json_opt_string(rp, "rope_type", path, &type)) ||
+            (st = json_opt_double(rp, "rope_theta", path, &cfg->rope_theta)))
+            return st;
+        if (strcmp(type, "default") != 0)
+            return status_fail(STATUS_ERR_UNSUPPORTED,
+                               "%s: rope_parameters.rope_type '%s' is not supported (only "
+                               "\"default\", plain RoPE)",
+                               path, type);
+    }
+
+    const char *keys[] = {
+        "vocab_size",          "hidden_size", "num_hidden_layers", "num_attention_heads",
+        "num_key_value_heads", "head_dim",    "intermediate_size", "max_position_embeddings"};
+    int64_t vals[] = {
+        cfg->vocab_size, cfg->hidden_size, cfg->n_layers,          cfg->n_heads,
+        cfg->n_kv_heads, cfg->head_dim,    cfg->intermediate_size, cfg->max_position_embeddings};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if ((st = model_config_check_positive(path, keys[i], vals[i]))) return st;
+    if (cfg->n_heads % cfg->n_kv_heads != 0)
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: num_attention_heads %lld is not divisible by num_key_value_heads "
+                           "%lld (grouped-query attention shares each key/value head between "
+                           "num_attention_heads / num_key_value_heads query heads)",
+                           path, (long long)cfg->n_heads, (long long)cfg->n_kv_heads);
+    if (cfg->head_dim % 2 != 0)
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: head_dim %lld must be even (RoPE rotates pairs of dimensions)",
+                           path, (long long)cfg->head_dim);
+    if (!(cfg->layer_norm_eps > 0))
+        return status_fail(STATUS_ERR_FORMAT, "%s: rms_norm_eps must be positive", path);
+    if (!(cfg->rope_theta > 1))
+        return status_fail(STATUS_ERR_FORMAT, "%s: rope_theta must be greater than 1, got %g", path,
+                           cfg->rope_theta);
+    return STATUS_OK;
+}
+
 status model_config_load(model_config *cfg, const char *path) {
     memset(cfg, 0, sizeof *cfg);
     cJSON *root;
@@ -85,9 +192,19 @@ status model_config_load(model_config *cfg, const char *path) {
     if (strcmp(first->valuestring, "BertForSequenceClassification") == 0) {
         cfg->arch = MODEL_ARCH_BERT_SEQ_CLS;
         st = model_config_load_bert(cfg, root, path);
+    } else if (strcmp(first->valuestring, "Qwen3ForCausalLM") == 0) {
+        cfg->arch = MODEL_ARCH_QWEN3_RERANKER;
+        st = model_config_load_qwen3(cfg, root, path);
+    } else if (strcmp(first->valuestring, "Qwen3ForSequenceClassification") == 0) {
+        st = status_fail(STATUS_ERR_UNSUPPORTED,
+                         "%s: Qwen3ForSequenceClassification is not supported: its score head is "
+                         "a different model (Qwen3-Reranker checkpoints are Qwen3ForCausalLM, "
+                         "scored with the LM head's \"yes\"/\"no\" logits)",
+                         path);
     } else {
         st = status_fail(STATUS_ERR_UNSUPPORTED,
-                         "%s: unknown architecture '%s' (supported: BertForSequenceClassification)",
+                         "%s: unknown architecture '%s' (supported: BertForSequenceClassification, "
+                         "Qwen3ForCausalLM)",
                          path, first->valuestring);
     }
     cJSON_Delete(root);
@@ -169,11 +286,41 @@ static status model_config_bert_specs(const model_config *c, spec_list *l) {
     return STATUS_OK;
 }
 
+// Hugging Face Qwen3ForCausalLM names. The LM head is lm_head.weight only when
+// the embeddings are not tied (a tied checkpoint does not store it).
+static status model_config_qwen3_specs(const model_config *c, spec_list *l) {
+    int64_t H = c->hidden_size, F = c->intermediate_size, D = c->head_dim;
+    int64_t Q = c->n_heads * D, KV = c->n_kv_heads * D;
+    status st;
+    if ((st = spec_list_add(l, -1, 2, c->vocab_size, H, "model.embed_tokens.weight"))) return st;
+    for (int i = 0; i < (int)c->n_layers; i++) {
+        const char *p = "model.layers";
+        if ((st = spec_list_add(l, i, 1, H, 0, "%s.%d.input_layernorm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, Q, H, "%s.%d.self_attn.q_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, KV, H, "%s.%d.self_attn.k_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, KV, H, "%s.%d.self_attn.v_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, Q, "%s.%d.self_attn.o_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, D, 0, "%s.%d.self_attn.q_norm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, D, 0, "%s.%d.self_attn.k_norm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 1, H, 0, "%s.%d.post_attention_layernorm.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, F, H, "%s.%d.mlp.gate_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, F, H, "%s.%d.mlp.up_proj.weight", p, i)) ||
+            (st = spec_list_add(l, i, 2, H, F, "%s.%d.mlp.down_proj.weight", p, i)))
+            return st;
+    }
+    if ((st = spec_list_add(l, -1, 1, H, 0, "model.norm.weight"))) return st;
+    if (!c->tie_word_embeddings &&
+        (st = spec_list_add(l, -1, 2, c->vocab_size, H, "lm_head.weight")))
+        return st;
+    return STATUS_OK;
+}
+
 status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, size_t *n) {
     spec_list l = {0};
     status st;
     switch (cfg->arch) {
     case MODEL_ARCH_BERT_SEQ_CLS: st = model_config_bert_specs(cfg, &l); break;
+    case MODEL_ARCH_QWEN3_RERANKER: st = model_config_qwen3_specs(cfg, &l); break;
     default: st = status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported", cfg->arch_name);
     }
     if (st != STATUS_OK) {

@@ -20,7 +20,7 @@
 
 typedef enum {
     MODEL_ARCH_BERT_SEQ_CLS = 0, // BertForSequenceClassification
-    MODEL_ARCH_QWEN3_RERANKER,   // Qwen3ForCausalLM used as a yes/no reranker (issue 5)
+    MODEL_ARCH_QWEN3_RERANKER,   // Qwen3ForCausalLM used as a yes/no reranker (core/qwen3.h)
 } model_arch;
 
 typedef struct {
@@ -31,12 +31,12 @@ typedef struct {
     int64_t n_layers;
     int64_t n_heads;
     int64_t n_kv_heads; // = n_heads for BERT
-    int64_t head_dim;
+    int64_t head_dim;   // BERT hidden / heads; Qwen3 "head_dim" (heads * head_dim may != hidden)
     int64_t intermediate_size;
     int64_t max_position_embeddings;
     int64_t type_vocab_size; // BERT token types
     int64_t num_labels;      // BERT classifier outputs (score = logit 0)
-    double layer_norm_eps;
+    double layer_norm_eps;   // BERT layer_norm_eps; Qwen3 rms_norm_eps
     double rope_theta;       // Qwen3
     int tie_word_embeddings; // Qwen3
 } model_config;
@@ -54,7 +54,11 @@ typedef struct {
 } tensor_spec;
 
 // Reads and validates config.json (architecture known, sizes positive and
-// consistent, e.g. hidden_size divisible by num_attention_heads).
+// consistent, e.g. hidden_size divisible by num_attention_heads for BERT,
+// num_attention_heads divisible by num_key_value_heads for Qwen3).
+// Architectures: BertForSequenceClassification, Qwen3ForCausalLM (options the
+// forward does not implement, such as rope_scaling, attention_bias or a
+// sliding window, are rejected with STATUS_ERR_UNSUPPORTED).
 status model_config_load(model_config *cfg, const char *path);
 
 // The tensors of the checkpoint in a fixed order (embeddings, layers 0..L-1,

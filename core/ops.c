@@ -115,6 +115,60 @@ void ops_softmax_rows(float *x, size_t n, size_t dim, float scale) {
     }
 }
 
+void ops_rmsnorm_rows(const float *x, size_t n, size_t dim, const float *w, float eps, float *y) {
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * dim;
+        float *out = y + i * dim;
+        double sq = 0.0;
+        for (size_t j = 0; j < dim; j++) sq += (double)row[j] * row[j];
+        float rstd = (float)(1.0 / sqrt(sq / (double)dim + (double)eps));
+        // Two roundings as in HF: (x * rstd) is the float32 normalised value,
+        // which is then multiplied by the weight.
+        for (size_t j = 0; j < dim; j++) {
+            float v = row[j] * rstd;
+            out[j] = w[j] * v;
+        }
+    }
+}
+
+void ops_rope_table(size_t n_pos, size_t dim, double theta, float *cos_t, float *sin_t) {
+    size_t half = dim / 2;
+    for (size_t i = 0; i < half; i++) {
+        // torch: arange(0, dim, 2).float() / dim (float32 division), then
+        // theta ** that (float32 pow; the double pow rounded once gives the
+        // correctly rounded float, as glibc's powf does), then 1.0 / that.
+        float e = (float)(2 * i) / (float)dim;
+        float p = (float)pow(theta, (double)e);
+        float inv_freq = 1.0f / p;
+        for (size_t pos = 0; pos < n_pos; pos++) {
+            float angle = inv_freq * (float)pos; // float32 product, as HF's matmul with k = 1
+            cos_t[pos * half + i] = (float)cos((double)angle);
+            sin_t[pos * half + i] = (float)sin((double)angle);
+        }
+    }
+}
+
+void ops_rope_heads(float *x, size_t n_heads, size_t dim, const float *cos_p, const float *sin_p) {
+    size_t half = dim / 2;
+    for (size_t h = 0; h < n_heads; h++) {
+        float *a = x + h * dim; // first half
+        float *b = a + half;    // second half
+        for (size_t i = 0; i < half; i++) {
+            float x1 = a[i], x2 = b[i];
+            float c = cos_p[i], s = sin_p[i];
+            a[i] = x1 * c - x2 * s;
+            b[i] = x2 * c + x1 * s;
+        }
+    }
+}
+
+void ops_swiglu(const float *gate, const float *up, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + ops_expf_fast(-g)) * up[i];
+    }
+}
+
 void ops_tanh(float *x, size_t n) {
     for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
 }

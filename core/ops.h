@@ -42,6 +42,36 @@ void ops_gelu_erf_ref(float *x, size_t n);
 void ops_softmax_rows(float *x, size_t n, size_t dim, float scale);
 void ops_softmax_rows_ref(float *x, size_t n, size_t dim, float scale);
 
+// Qwen3 / LLaMA RMSNorm, per row of `dim`: y = (x / sqrt(mean(x^2) + eps)) * w,
+// in the order of Hugging Face's Qwen3RMSNorm (normalise, round to float,
+// then multiply by the weight). y may equal x (in place). The sum of squares
+// accumulates in double (torch uses float; ~1e-7 relative difference).
+void ops_rmsnorm_rows(const float *x, size_t n, size_t dim, const float *w, float eps, float *y);
+void ops_rmsnorm_rows_ref(const float *x, size_t n, size_t dim, const float *w, float eps,
+                          float *y);
+
+// Rotary position embedding tables as Hugging Face computes them for the
+// default rope type: inv_freq[i] = 1 / theta^((2i) / dim) in float32 (i < dim/2),
+// angle = float32(inv_freq[i] * p), then cos_t/sin_t (n_pos, dim/2) =
+// cos/sin(angle). The float32 steps are rounded exactly like torch's; cos and
+// sin are evaluated in double and rounded once (correctly rounded, where torch's
+// vectorised float cos/sin may differ by 1 ulp, ~6e-8 absolute).
+void ops_rope_table(size_t n_pos, size_t dim, double theta, float *cos_t, float *sin_t);
+
+// Applies RoPE in place to n_heads contiguous vectors of `dim` that share one
+// position (one token's heads), with that position's rows cos_p/sin_p (dim/2,)
+// of ops_rope_table: HF's rotate_half convention,
+//   x[i]         <- x[i] * cos_p[i] - x[i + dim/2] * sin_p[i]
+//   x[i + dim/2] <- x[i + dim/2] * cos_p[i] + x[i] * sin_p[i]      (i < dim/2).
+void ops_rope_heads(float *x, size_t n_heads, size_t dim, const float *cos_p, const float *sin_p);
+void ops_rope_heads_ref(float *x, size_t n_heads, size_t dim, const float *cos_p,
+                        const float *sin_p);
+
+// SwiGLU gate: out[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + exp(-g)).
+// out may equal gate or up (same index in place) or be disjoint from both.
+void ops_swiglu(const float *gate, const float *up, float *out, size_t n);
+void ops_swiglu_ref(const float *gate, const float *up, float *out, size_t n);
+
 // In place tanh.
 void ops_tanh(float *x, size_t n);
 

@@ -67,6 +67,11 @@ static synth_init synth_init_for(const tensor_spec *spec, double scale) {
     if (synth_ends_with(spec->name, "LayerNorm.weight")) {
         offset = 1.0;
         std = 0.1 / SYNTH_SQRT3; // a = 0.1
+    } else if (synth_ends_with(spec->name, "norm.weight")) {
+        // Qwen3 RMSNorm weights (input/post-attention, q_norm/k_norm, final
+        // model.norm): scales around 1 like the LayerNorm weights.
+        offset = 1.0;
+        std = 0.1 / SYNTH_SQRT3; // a = 0.1
     } else if (synth_ends_with(spec->name, "LayerNorm.bias") || spec->n_dims == 1) {
         std = 0.02;
     } else if (strncmp(spec->name, "classifier.", 11) == 0) {

@@ -32,6 +32,16 @@
  * which keeps activations finite through the post-LN stack and gives scores
  * that differ between inputs.
  *
+ * Initialisation (Qwen3), the same rule by tensor kind:
+ *   projections, embed_tokens, lm_head   std 0.02 * scale (transformers'
+ *                                        initializer_range, uniform here)
+ *   RMSNorm weights (input_layernorm, post_attention_layernorm, q_norm,
+ *   k_norm, model.norm)                  1 + uniform(-0.1, 0.1)
+ * Pre-norm keeps every block's input at unit RMS, so activations stay finite
+ * at any depth; q_norm/k_norm near 1 give attention logits of RMS ~1 (not
+ * uniform attention), so last-token states, and the yes/no scores read from
+ * them, differ between candidates.
+ *
  * The folder is written as OUT.tmp-XXXXXX and renamed to OUT at the end; on
  * failure the temporary folder is removed. OUT must not exist or be empty,
  * unless force is set (then it is replaced).
