@@ -120,7 +120,8 @@ void ops_rmsnorm_rows(const float *x, size_t n, size_t dim, const float *w, floa
         const float *row = x + i * dim;
         float *out = y + i * dim;
         double sq = 0.0;
-        for (size_t j = 0; j < dim; j++) sq += (double)row[j] * row[j];
+        for (size_t j = 0; j < dim; j++)
+            sq += (double)row[j] * row[j];
         float rstd = (float)(1.0 / sqrt(sq / (double)dim + (double)eps));
         // Two roundings as in HF: (x * rstd) is the float32 normalised value,
         // which is then multiplied by the weight.

@@ -50,10 +50,12 @@ void ops_rmsnorm_rows_ref(const float *x, size_t n, size_t dim, const float *w, 
                           float *y) {
     for (size_t i = 0; i < n; i++) {
         double ms = 0.0;
-        for (size_t j = 0; j < dim; j++) ms += (double)x[i * dim + j] * x[i * dim + j];
+        for (size_t j = 0; j < dim; j++)
+            ms += (double)x[i * dim + j] * x[i * dim + j];
         ms /= (double)dim;
         double r = 1.0 / sqrt(ms + eps);
-        for (size_t j = 0; j < dim; j++) y[i * dim + j] = (float)(x[i * dim + j] * r * w[j]);
+        for (size_t j = 0; j < dim; j++)
+            y[i * dim + j] = (float)(x[i * dim + j] * r * w[j]);
     }
 }
 

@@ -105,6 +105,112 @@ static void test_all_finite(void **state) {
     assert_false(ops_all_finite(v, 4));
 }
 
+// Qwen3 kernels: RMSNorm, RoPE, SwiGLU.
+
+static void test_rmsnorm_matches_reference(void **state) {
+    (void)state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    const size_t dims[] = {64, 128, 1024};
+    for (size_t d = 0; d < 3; d++) {
+        size_t n = 11, dim = dims[d];
+        float *x = malloc(n * dim * sizeof *x), *y = malloc(n * dim * sizeof *y);
+        float *yr = malloc(n * dim * sizeof *yr), *w = malloc(dim * sizeof *w);
+        fill_uniform(r, x, n * dim, -5, 7);
+        fill_uniform(r, w, dim, 0.5f, 1.5f);
+        ops_rmsnorm_rows(x, n, dim, w, 1e-6f, y);
+        ops_rmsnorm_rows_ref(x, n, dim, w, 1e-6f, yr);
+        assert_true(max_abs_diff(y, yr, n * dim) < 2e-6f);
+        // In place gives the same values.
+        ops_rmsnorm_rows(x, n, dim, w, 1e-6f, x);
+        assert_true(max_abs_diff(x, y, n * dim) == 0.0f);
+        // eps matters for tiny rows: a zero row stays zero (no NaN).
+        memset(x, 0, dim * sizeof *x);
+        ops_rmsnorm_rows(x, 1, dim, w, 1e-6f, y);
+        assert_true(ops_all_finite(y, dim) && y[0] == 0.0f);
+        free(x), free(y), free(yr), free(w);
+    }
+    gsl_rng_free(r);
+}
+
+static void test_rope_table_follows_hf(void **state) {
+    (void)state;
+    size_t n_pos = 2000, dim = 128, half = dim / 2;
+    double theta = 1e6;
+    float *c = malloc(n_pos * half * sizeof *c), *s = malloc(n_pos * half * sizeof *s);
+    ops_rope_table(n_pos, dim, theta, c, s);
+    double worst_unit = 0.0, worst_angle = 0.0;
+    for (size_t p = 0; p < n_pos; p++) {
+        for (size_t i = 0; i < half; i++) {
+            double cv = c[p * half + i], sv = s[p * half + i];
+            worst_unit = fmax(worst_unit, fabs(cv * cv + sv * sv - 1.0));
+            // Against the exact angle p * theta^(-2i/dim): the float32 steps
+            // of HF's formula (exponent, pow, reciprocal, product) move the
+            // angle by at most ~17 float32 ulps relative, ~1e-6 * angle.
+            double angle = (double)p * pow(theta, -(double)(2 * i) / (double)dim);
+            double err = fmax(fabs(cv - cos(angle)), fabs(sv - sin(angle)));
+            worst_angle = fmax(worst_angle, err / (angle * 1.2e-6 + 1.2e-7));
+        }
+    }
+    assert_true(worst_unit < 2.5e-7);
+    assert_true(worst_angle <= 1.0);
+    for (size_t i = 0; i < half; i++)
+        assert_true(c[i] == 1.0f && s[i] == 0.0f); // position 0
+    // Frequency 0 is 1 radian per position: cos/sin of the integer p, rounded.
+    assert_true(c[7 * half] == (float)cos(7.0) && s[7 * half] == (float)sin(7.0));
+    free(c), free(s);
+}
+
+static void test_rope_heads_matches_reference(void **state) {
+    (void)state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    size_t n_pos = 600, dim = 64, half = dim / 2, heads = 16;
+    float *c = malloc(n_pos * half * sizeof *c), *s = malloc(n_pos * half * sizeof *s);
+    float *x = malloc(heads * dim * sizeof *x), *xr = malloc(heads * dim * sizeof *xr);
+    ops_rope_table(n_pos, dim, 1e4, c, s);
+    const size_t positions[] = {0, 1, 17, 599};
+    for (size_t k = 0; k < 4; k++) {
+        size_t p = positions[k];
+        fill_uniform(r, x, heads * dim, -3, 3);
+        memcpy(xr, x, heads * dim * sizeof *x);
+        double norm0 = 0.0, norm1 = 0.0;
+        for (size_t i = 0; i < heads * dim; i++)
+            norm0 += (double)x[i] * x[i];
+        ops_rope_heads(x, heads, dim, c + p * half, s + p * half);
+        ops_rope_heads_ref(xr, heads, dim, c + p * half, s + p * half);
+        assert_true(max_abs_diff(x, xr, heads * dim) < 1e-6f);
+        for (size_t i = 0; i < heads * dim; i++)
+            norm1 += (double)x[i] * x[i];
+        assert_true(fabs(norm1 - norm0) < 1e-5 * norm0); // a rotation
+        if (p == 0) assert_true(max_abs_diff(x, xr, heads * dim) == 0.0f);
+    }
+    free(c), free(s), free(x), free(xr);
+    gsl_rng_free(r);
+}
+
+static void test_swiglu_matches_reference(void **state) {
+    (void)state;
+    gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
+    size_t n = 5000;
+    float *g = malloc(n * sizeof *g), *u = malloc(n * sizeof *u);
+    float *y = malloc(n * sizeof *y), *yr = malloc(n * sizeof *yr);
+    fill_uniform(r, g, n, -30, 30);
+    fill_uniform(r, u, n, -3, 3);
+    g[0] = -200.0f; // exp(-g) saturates: silu -> -0
+    g[1] = 200.0f;  // silu -> g
+    ops_swiglu(g, u, y, n);
+    ops_swiglu_ref(g, u, yr, n);
+    float worst = 0.0f;
+    for (size_t i = 0; i < n; i++)
+        worst = fmaxf(worst, fabsf(y[i] - yr[i]) / fmaxf(1.0f, fabsf(yr[i])));
+    assert_true(worst < 1e-6f);
+    assert_true(ops_all_finite(y, n));
+    // In place over the gate equals out of place.
+    ops_swiglu(g, u, g, n);
+    assert_true(max_abs_diff(g, y, n) == 0.0f);
+    free(g), free(u), free(y), free(yr);
+    gsl_rng_free(r);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expf_fast_relative_error),
@@ -112,6 +218,10 @@ int main(void) {
         cmocka_unit_test(test_linear_matches_reference),
         cmocka_unit_test(test_layernorm_gelu_softmax_match_reference),
         cmocka_unit_test(test_all_finite),
+        cmocka_unit_test(test_rmsnorm_matches_reference),
+        cmocka_unit_test(test_rope_table_follows_hf),
+        cmocka_unit_test(test_rope_heads_matches_reference),
+        cmocka_unit_test(test_swiglu_matches_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
