@@ -449,7 +449,7 @@ def main():
         hdr += "  nDCG@10"
     print(hdr)
     for l in range(L + 1):
-        stds = [float(np.std(r[l])) for r in res32]
+        stds = [float(np.std(r[l].astype(np.float64))) for r in res32]
         rngs = [float(np.ptp(r[l])) for r in res32]
         taus = [kendall_tau_b(r[l], r[L]) for r in res32]
         ov = [len(set(ranking(r[l])[:10]) & set(ranking(r[L])[:10])) / 10 for r in res32]
@@ -469,7 +469,7 @@ def main():
     # embedding of [CLS] at position 0 with token type 0 for every candidate.
     print("(layer 0 = embedding output: the first token is [CLS] at position 0 for every candidate, "
           "so its score is the same for all candidates by construction)")
-    degenerate = [l for l in range(1, L + 1) if min(float(np.std(r[l])) for r in res32) < 1e-3]
+    degenerate = [l for l in range(1, L + 1) if min(float(np.std(r[l].astype(np.float64))) for r in res32) < 1e-3]
     if degenerate:
         print(f"WARNING: score spread (std across candidates) < 1e-3 for some query at layers {degenerate}")
     if n_bad:
