@@ -152,6 +152,34 @@ static double engine_check_query(const bert_model *m, const engine_query *q, siz
     return worst;
 }
 
+// Runs policy `p` at chunk size `chunk` and checks every computed score
+// against the full run `full` ((L + 1, n)); returns the largest deviation.
+static double engine_check_policy(const bert_model *m, const bert_batch *b, policy *p, size_t k,
+                                  size_t chunk, const float *full) {
+    size_t n = b->n_seq, L = (size_t)m->cfg.n_layers;
+    engine_result r;
+    assert_int_equal(engine_result_init(&r, n, L), STATUS_OK);
+    engine_options opt = {.k = k, .chunk = chunk};
+    if (engine_run(m, b, p, &opt, &r) != STATUS_OK) fail_msg("%s", status_message());
+    double worst = 0.0;
+    size_t computed = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t l = 0; l <= L; l++) {
+            float s = r.layer_scores[l * n + i];
+            if ((int)l <= r.exit_layer[i]) {
+                assert_false(isnan(s));
+                worst = fmax(worst, fabs(s - full[l * n + i]));
+                computed += l > 0;
+            } else {
+                assert_true(isnan(s));
+            }
+        }
+    assert_int_equal(computed, r.candidate_layers);
+    for (size_t pos = 0; pos < k; pos++) assert_true(r.exit_reason[r.order[pos]] != ENGINE_EXIT_DROP);
+    engine_result_free(&r);
+    return worst;
+}
+
 static void test_engine_invariants_demo(void **state) {
     (void)state;
     const char *model_dir = testutil_shared_path("models/scifact-minibert-demo");
@@ -273,9 +301,71 @@ static void test_engine_rejects_bad_k_and_empty(void **state) {
     free(tmp);
 }
 
+
+// The registered policies keep every computed score equal to the full run's.
+static void test_engine_registered_policies_demo(void **state) {
+    (void)state;
+    const char *model_dir = testutil_shared_path("models/scifact-minibert-demo");
+    if (!model_dir) skip();
+    static const char *const configs[][2] = {
+        {"cluster-gap", "{}"},
+        {"cluster-gap", "{\"mode\": \"drop-only\", \"threshold\": 0.02}"},
+        {"kendall-stability", "{\"threshold\": 0.8, \"patience\": 1}"},
+        {"fixed-schedule", "{\"schedule\": [{\"layer\": 2, \"keep\": 0.5}, {\"layer\": 5, \"keep\": 6}]}"},
+        {"score-gap", "{\"gap\": 0.02}"},
+        {"asymmetric-threshold", "{\"score\": \"logit\", \"negative\": -5.0, \"positive\": -1.0}"},
+    };
+    bert_model m;
+    if (bert_model_load(&m, model_dir) != STATUS_OK) fail_msg("%s", status_message());
+    cJSON *root;
+    if (json_file_parse(testutil_source_path("tests/golden/bert/inputs_len192.json"), &root))
+        fail_msg("%s", status_message());
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(root, "queries");
+    double worst = 0.0;
+    size_t runs = 0;
+    for (int qi = 6; qi < 8; qi++) {
+        const cJSON *item = cJSON_GetArrayItem(qs, qi);
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(item, "input_ids");
+        const cJSON *types = cJSON_GetObjectItemCaseSensitive(item, "token_type_ids");
+        engine_query q = {.n_seq = (size_t)cJSON_GetArraySize(ids)};
+        q.ids = malloc(q.n_seq * 192 * sizeof *q.ids);
+        q.type_ids = malloc(q.n_seq * 192 * sizeof *q.type_ids);
+        for (size_t s = 0; s < q.n_seq; s++) {
+            const cJSON *row = cJSON_GetArrayItem(ids, (int)s), *trow = cJSON_GetArrayItem(types, (int)s);
+            q.seq_start[s] = q.n_tok;
+            q.seq_len[s] = (size_t)cJSON_GetArraySize(row);
+            for (size_t t = 0; t < q.seq_len[s]; t++, q.n_tok++) {
+                q.ids[q.n_tok] = cJSON_GetArrayItem(row, (int)t)->valueint;
+                q.type_ids[q.n_tok] = cJSON_GetArrayItem(trow, (int)t)->valueint;
+            }
+        }
+        bert_batch b = engine_view(&q);
+        size_t L = (size_t)m.cfg.n_layers;
+        float *full = malloc((L + 1) * q.n_seq * sizeof *full);
+        if (bert_forward_all_layers(&m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
+        for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
+            cJSON *params = cJSON_Parse(configs[c][1]);
+            policy *p;
+            if (policy_create(configs[c][0], params, &p) != STATUS_OK) fail_msg("%s", status_message());
+            worst = fmax(worst, engine_check_policy(&m, &b, p, qi == 6 ? 5 : 10, qi == 6 ? 2 : 0, full));
+            runs++;
+            policy_free(p);
+            cJSON_Delete(params);
+        }
+        free(full);
+        free(q.ids);
+        free(q.type_ids);
+    }
+    printf("registered policies, %zu runs: max |pruned - full| over computed scores = %.3g\n", runs, worst);
+    assert_true(worst <= 1e-5);
+    cJSON_Delete(root);
+    bert_model_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_engine_invariants_demo),
+        cmocka_unit_test(test_engine_registered_policies_demo),
         cmocka_unit_test(test_engine_invariants_generated),
         cmocka_unit_test(test_engine_rejects_bad_k_and_empty),
     };
