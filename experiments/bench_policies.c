@@ -43,6 +43,23 @@ static int bp_fail(const char *what) {
     return 1;
 }
 
+// The summary after `done` queries (printed every 50 queries too, so a long
+// run that is stopped still leaves figures).
+static void bp_print_table(const char *model_dir, const char *run_path, size_t done, long top_n, long k,
+                           long max_len, char **labels, size_t n_pol, const double *precision,
+                           const double *fraction, const double *seconds) {
+    printf("model %s, %zu queries (%s), N = %ld BM25 candidates, K = %ld, max_len %ld, 1 OpenBLAS thread\n\n",
+           model_dir, done, run_path, top_n, k, max_len);
+    printf("| policy and parameters | P@%ld vs full | candidate-layers | wall s | full wall s (same run) | speedup |\n",
+           k);
+    printf("|---|---|---|---|---|---|\n");
+    for (size_t p = 0; p < n_pol; p++)
+        printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p], precision[p] / (double)done,
+               fraction[p] / (double)done, seconds[p], seconds[0], seconds[0] / seconds[p]);
+    printf("\n");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv) {
     const char *model_dir = "../shared/models/scifact-minibert-demo", *dataset = "../shared/data/scifact";
     const char *run_path = "../shared/data/scifact/bm25/test.bm25.top100.trec";
@@ -145,16 +162,12 @@ int main(int argc, char **argv) {
         engine_result_free(&r);
         free(q.start), free(q.len), free(q.ids), free(q.types);
         fprintf(stderr, "\rbench_policies: %zu/%zu queries", qi + 1, nq);
+        if ((qi + 1) % 50 == 0 && qi + 1 < nq)
+            bp_print_table(model_dir, run_path, qi + 1, top_n, k, max_len, labels, n_pol, precision, fraction,
+                           seconds);
     }
     fprintf(stderr, "\n");
-    printf("model %s, %zu queries (%s), N = %ld BM25 candidates, K = %ld, max_len %ld, 1 OpenBLAS thread\n\n",
-           model_dir, nq, run_path, top_n, k, max_len);
-    printf("| policy and parameters | P@%ld vs full | candidate-layers | wall s | full wall s (same run) | speedup |\n",
-           k);
-    printf("|---|---|---|---|---|---|\n");
-    for (size_t p = 0; p < n_pol; p++)
-        printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p], precision[p] / (double)nq,
-               fraction[p] / (double)nq, seconds[p], seconds[0], seconds[0] / seconds[p]);
+    bp_print_table(model_dir, run_path, nq, top_n, k, max_len, labels, n_pol, precision, fraction, seconds);
     for (size_t p = 0; p < n_pol; p++) {
         policy_free(pols[p]);
         free(labels[p]);
