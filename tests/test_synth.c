@@ -393,7 +393,7 @@ static void test_synth_failures_clean_up(void **state) {
     strcpy(out, join(root, "m")); // join's slots rotate
     // Unsupported architecture: nothing created.
     const char *qwen = join(root, "qwen.json");
-    const char *text = "{\"architectures\": [\"Qwen3ForCausalLM\"]}";
+    const char *text = "{\"architectures\": [\"FancyNetForRanking\"]}";
     testutil_write_file(qwen, text, strlen(text));
     synth_options o;
     synth_options_default(&o);
