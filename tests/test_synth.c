@@ -392,12 +392,12 @@ static void test_synth_failures_clean_up(void **state) {
     char out[4200];
     strcpy(out, join(root, "m")); // join's slots rotate
     // Unsupported architecture: nothing created.
-    const char *qwen = join(root, "qwen.json");
+    const char *unknown_arch = join(root, "unknown-arch.json");
     const char *text = "{\"architectures\": [\"FancyNetForRanking\"]}";
-    testutil_write_file(qwen, text, strlen(text));
+    testutil_write_file(unknown_arch, text, strlen(text));
     synth_options o;
     synth_options_default(&o);
-    o.config_path = qwen;
+    o.config_path = unknown_arch;
     o.out_dir = out;
     assert_int_equal(synth_write(&o, NULL), STATUS_ERR_UNSUPPORTED);
     assert_non_null(strstr(status_message(), "qwen.json"));
