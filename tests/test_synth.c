@@ -400,7 +400,7 @@ static void test_synth_failures_clean_up(void **state) {
     o.config_path = unknown_arch;
     o.out_dir = out;
     assert_int_equal(synth_write(&o, NULL), STATUS_ERR_UNSUPPORTED);
-    assert_non_null(strstr(status_message(), "qwen.json"));
+    assert_non_null(strstr(status_message(), "unknown-arch.json"));
     assert_false(exists(out));
     // Every allocation failure in turn: an error, no folder, no temporary
     // folder, no leak.
