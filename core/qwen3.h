@@ -38,12 +38,14 @@
  * other, no padding; attention runs per sequence over its own tokens with a
  * causal mask, and every sequence has RoPE positions 0 .. len-1, so a
  * candidate's scores do not depend on the other candidates in the batch (tests
- * check alone == in batch). The official scoring is defined per sequence; note
- * that Hugging Face with a left-padded batch and no explicit position_ids
- * numbers positions from the first pad, which shifts RoPE positions of shorter
- * sequences and changes their scores slightly (the reference,
- * tests/reference/qwen3_reference.py, runs each candidate alone and checks a
- * left-padded batch with explicit position_ids against that).
+ * check alone == in batch). The official scoring is defined per sequence.
+ * Hugging Face with a left-padded batch and no explicit position_ids numbers
+ * positions from the first pad, so shorter sequences get RoPE positions
+ * shifted by their padding; as RoPE attention depends only on position
+ * differences, that changes scores only at float-rounding level (measured:
+ * 1.5e-6 on the untied test model). tests/reference/qwen3_reference.py runs
+ * each candidate alone and checks a left-padded batch with explicit
+ * position_ids against that.
  *
  * Numerics: f32 weights and activations, sgemm for projections and attention;
  * RMSNorm sums of squares in double; RoPE tables as HF computes them in float32

@@ -13,9 +13,12 @@
 // nothing from ../shared.
 #include "testutil.h"
 
+#include "docs_jsonl.h"
 #include "json_file.h"
 #include "mem.h"
 #include "qwen3.h"
+#include "qwen_prompt.h"
+#include "strmap.h"
 #include "synth.h"
 
 #include <math.h>
@@ -336,11 +339,72 @@ static void test_truncated_checkpoint_is_an_error(void **state) {
     assert_int_equal(mem_current_bytes(MEM_EMBEDDINGS), embed0);
 }
 
+// The C tokenizer and prompt builder (core/bpe.h, core/qwen_prompt.h) give
+// the ids the golden inputs were made with (by HF tokenizers), so the engine
+// feeds the model what the reference scored. Needs ../shared (skips without).
+static void test_golden_inputs_match_our_prompt_builder(void **state) {
+    parity_fixture *f = *state;
+    const char *tok_dir = testutil_shared_path("models/qwen3-reranker-tokenizer");
+    const char *corpus_path = testutil_shared_path("data/scifact/corpus.jsonl");
+    const char *queries_path = testutil_shared_path("data/scifact/queries.jsonl");
+    if (!tok_dir || !corpus_path || !queries_path) skip();
+    bpe tok;
+    qwen_prompt qp;
+    if (bpe_load(&tok, tok_dir) != STATUS_OK || qwen_prompt_init(&qp, &tok) != STATUS_OK)
+        fail_msg("%s", status_message());
+    assert_int_equal(qp.yes_id, f->yes_id);
+    assert_int_equal(qp.no_id, f->no_id);
+    doc_list corpus, queries;
+    assert_int_equal(doc_list_read_jsonl(&corpus, corpus_path), STATUS_OK);
+    assert_int_equal(doc_list_read_jsonl(&queries, queries_path), STATUS_OK);
+    strmap by_id, qby_id;
+    assert_int_equal(strmap_init(&by_id, corpus.n), STATUS_OK);
+    assert_int_equal(strmap_init(&qby_id, queries.n), STATUS_OK);
+    for (size_t i = 0; i < corpus.n; i++)
+        strmap_put(&by_id, corpus.items[i].id, strlen(corpus.items[i].id), (int64_t)i);
+    for (size_t i = 0; i < queries.n; i++)
+        strmap_put(&qby_id, queries.items[i].id, strlen(queries.items[i].id), (int64_t)i);
+    const cJSON *qs = cJSON_GetObjectItemCaseSensitive(f->inputs, "queries");
+    size_t max_length = (size_t)cJSON_GetObjectItemCaseSensitive(f->inputs, "max_length")->valueint;
+    qwen_prompt_encoding enc = {0};
+    size_t compared = 0;
+    for (size_t i = 0; i < f->n_queries; i++) {
+        const parity_query *q = &f->queries[i];
+        const cJSON *doc_ids =
+            cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(qs, (int)i), "doc_ids");
+        int64_t qi;
+        assert_true(strmap_get(&qby_id, q->qid, strlen(q->qid), &qi));
+        const char *qt = queries.items[qi].text;
+        for (size_t s = 0; s < q->n_seq; s++) {
+            const char *did = cJSON_GetArrayItem(doc_ids, (int)s)->valuestring;
+            int64_t di;
+            assert_true(strmap_get(&by_id, did, strlen(did), &di));
+            const char *dt = corpus.items[di].text;
+            if (qwen_prompt_encode(&qp, &tok, NULL, qt, strlen(qt), dt, strlen(dt), max_length,
+                                   &enc) != STATUS_OK)
+                fail_msg("%s", status_message());
+            assert_false(enc.truncated);
+            assert_int_equal(enc.len, q->seq_len[s]);
+            assert_memory_equal(enc.ids, q->ids + q->seq_start[s], enc.len * sizeof(int32_t));
+            compared++;
+        }
+    }
+    printf("prompt builder: %zu golden prompts equal, token for token\n", compared);
+    qwen_prompt_encoding_free(&enc);
+    strmap_free(&by_id);
+    strmap_free(&qby_id);
+    doc_list_free(&corpus);
+    doc_list_free(&queries);
+    qwen_prompt_free(&qp);
+    bpe_free(&tok);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tiny_tied_bf16_matches_torch),
         cmocka_unit_test(test_tiny_untied_f32_matches_torch),
         cmocka_unit_test(test_layer_by_layer_api_matches_forward),
+        cmocka_unit_test(test_golden_inputs_match_our_prompt_builder),
         cmocka_unit_test(test_bad_yes_no_ids_are_errors),
         cmocka_unit_test(test_truncated_checkpoint_is_an_error),
     };
