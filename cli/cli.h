@@ -9,10 +9,9 @@
 #ifndef GRATING_CLI_H
 #define GRATING_CLI_H
 
-#include "bert.h"
 #include "docs_jsonl.h"
+#include "reranker.h"
 #include "status.h"
-#include "wordpiece.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -47,13 +46,10 @@ typedef struct {
 status cli_load_inputs(const char *query_text, const char *queries, const char *qid,
                        const char *docs_path, const char *doc_ids, char **query, doc_list *docs);
 // Tokenizes every (query, document) pair into one packed batch.
-status cli_encode_pairs(const wordpiece *wp, const char *query, const doc_list *docs,
+status cli_encode_pairs(const reranker *r, const char *query, const doc_list *docs,
                         size_t max_len, cli_batch *s);
 void cli_batch_free(cli_batch *s);
-bert_batch cli_batch_view(const cli_batch *s);
-// Applies the model's limit to --max-len (default capped, explicit checked)
-// and checks the tokenizer fits the embedding table.
-status cli_model_max_len(const bert_model *m, const wordpiece *wp, long *max_len, int given);
+reranker_batch cli_batch_view(const cli_batch *s);
 // Parses "i/n" (0 <= i < n) for --shard. Returns 0 when malformed.
 int cli_parse_shard(const char *text, size_t *index, size_t *count);
 // The command line as one string (for provenance in output files); malloc'd.

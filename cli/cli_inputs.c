@@ -86,7 +86,7 @@ void cli_batch_free(cli_batch *s) {
 }
 
 // Tokenizes every pair and packs them into one batch.
-status cli_encode_pairs(const wordpiece *wp, const char *query, const doc_list *docs,
+status cli_encode_pairs(const reranker *r, const char *query, const doc_list *docs,
                            size_t max_len, cli_batch *s) {
     memset(s, 0, sizeof *s);
     s->n_seq = docs->n;
@@ -96,11 +96,11 @@ status cli_encode_pairs(const wordpiece *wp, const char *query, const doc_list *
     s->type_ids = mem_alloc(MEM_OTHER, docs->n * max_len * sizeof *s->type_ids);
     if (!s->seq_start || !s->seq_len || !s->ids || !s->type_ids)
         return status_fail(STATUS_ERR_NOMEM, "batch of %zu candidates: out of memory", docs->n);
-    wordpiece_encoding enc = {0};
+    reranker_encoding enc = {0};
     status st = STATUS_OK;
     for (size_t i = 0; i < docs->n && st == STATUS_OK; i++) {
         const char *d = docs->items[i].text;
-        st = wordpiece_encode_pair(wp, query, strlen(query), d, strlen(d), max_len, &enc);
+        st = reranker_encode_pair(r, query, d, max_len, &enc);
         if (st != STATUS_OK) {
             status_wrap(st, "candidate %zu (id %s)", i, docs->items[i].id);
             break;
@@ -111,7 +111,7 @@ status cli_encode_pairs(const wordpiece *wp, const char *query, const doc_list *
         memcpy(s->type_ids + s->n_tok, enc.type_ids, enc.len * sizeof *enc.type_ids);
         s->n_tok += enc.len;
     }
-    wordpiece_encoding_free(&enc);
+    reranker_encoding_free(&enc);
     return st;
 }
 
@@ -134,20 +134,8 @@ status cli_load_inputs(const char *query_text, const char *queries, const char *
     return STATUS_OK;
 }
 
-bert_batch cli_batch_view(const cli_batch *s) {
-    bert_batch b = {.n_seq = s->n_seq, .n_tok = s->n_tok, .seq_start = s->seq_start,
+reranker_batch cli_batch_view(const cli_batch *s) {
+    reranker_batch b = {.n_seq = s->n_seq, .n_tok = s->n_tok, .seq_start = s->seq_start,
                     .seq_len = s->seq_len, .ids = s->ids, .type_ids = s->type_ids};
     return b;
-}
-
-status cli_model_max_len(const bert_model *m, const wordpiece *wp, long *max_len, int given) {
-    if (!given && *max_len > m->cfg.max_position_embeddings)
-        *max_len = (long)m->cfg.max_position_embeddings;
-    if (*max_len > m->cfg.max_position_embeddings)
-        return status_fail(STATUS_ERR_ARG, "--max-len %ld exceeds the model's max_position_embeddings %lld",
-                           *max_len, (long long)m->cfg.max_position_embeddings);
-    if ((int64_t)wp->vocab_size > m->cfg.vocab_size)
-        return status_fail(STATUS_ERR_SHAPE, "%s: tokenizer has %zu ids but the model's vocab_size is %lld",
-                           wp->source, wp->vocab_size, (long long)m->cfg.vocab_size);
-    return STATUS_OK;
 }

@@ -35,7 +35,7 @@ static void rerank_usage(FILE *out) {
             "                     below every survivor when trec_eval re-sorts by score\n"
             "  --trec-qid QID     query id in the run (default: --qid, else \"q\")\n"
             "  --run-tag TAG      run tag (default: grating-<policy>)\n"
-            "  (query, document, --max-len, --doc-ids: as in `grating score`)\n\n"
+            "  (query, document, --max-len, --doc-ids, --instruction: as in `grating score`)\n\n"
             "Top-K rule: selected candidates (earlier selection first), then candidates still\n"
             "active at the end by latest score, then dropped ones (later drop first).\n");
 }
@@ -133,10 +133,11 @@ int cmd_rerank(int argc, char **argv) {
     const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
     const char *docs_path = NULL, *doc_ids = NULL, *policy_name = "none", *policy_args = NULL;
     const char *trec = NULL, *trec_qid = NULL, *run_tag = NULL;
+    const char *instruction = NULL;
     long max_len = 512, chunk = 0, k = 0;
     int json = 0, max_len_given = 0;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},       {"query", required_argument, 0, 'q'},
+        {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},       {"query", required_argument, 0, 'q'},
         {"queries", required_argument, 0, 'Q'},     {"qid", required_argument, 0, 'i'},
         {"docs", required_argument, 0, 'd'},        {"doc-ids", required_argument, 0, 'D'},
         {"max-len", required_argument, 0, 'l'},     {"chunk", required_argument, 0, 'c'},
@@ -153,6 +154,7 @@ int cmd_rerank(int argc, char **argv) {
         long min = 1;
         switch (c) {
         case 'm': model_dir = optarg; break;
+        case 'I': instruction = optarg; break;
         case 'q': query_text = optarg; break;
         case 'Q': queries = optarg; break;
         case 'i': qid = optarg; break;
@@ -192,9 +194,8 @@ int cmd_rerank(int argc, char **argv) {
     int rc = 1;
     char *query = NULL;
     doc_list docs = {0};
-    bert_model model = {0};
-    wordpiece wp = {0};
-    int wp_loaded = 0;
+    reranker model = {0};
+    int model_open = 0;
     cli_batch s = {0};
     policy *pol = NULL;
     cJSON *params = NULL;
@@ -210,13 +211,13 @@ int cmd_rerank(int argc, char **argv) {
                          docs.n, docs_path);
         goto done;
     }
-    if ((st = bert_model_load(&model, model_dir)) || (st = wordpiece_load(&wp, model_dir))) goto done;
-    wp_loaded = 1;
-    if ((st = cli_model_max_len(&model, &wp, &max_len, max_len_given)) ||
-        (st = cli_encode_pairs(&wp, query, &docs, (size_t)max_len, &s)) ||
+    if ((st = reranker_open(&model, model_dir, instruction))) goto done;
+    model_open = 1;
+    if ((st = reranker_check_max_len(&model, &max_len, max_len_given)) ||
+        (st = cli_encode_pairs(&model, query, &docs, (size_t)max_len, &s)) ||
         (st = engine_result_init(&r, docs.n, (size_t)model.cfg.n_layers)))
         goto done;
-    bert_batch b = cli_batch_view(&s);
+    reranker_batch b = cli_batch_view(&s);
     engine_options opt = {.k = (size_t)k, .chunk = (size_t)chunk};
     if ((st = engine_run(&model, &b, pol, &opt, &r)) != STATUS_OK) goto done;
     if (trec) {
@@ -240,8 +241,7 @@ done:
     policy_free(pol);
     cJSON_Delete(params);
     cli_batch_free(&s);
-    if (wp_loaded) wordpiece_free(&wp);
-    bert_model_free(&model);
+    if (model_open) reranker_close(&model);
     doc_list_free(&docs);
     free(query);
     return rc;

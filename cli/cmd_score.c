@@ -4,9 +4,8 @@
  */
 #include "cli.h"
 
-#include "bert.h"
 #include "docs_jsonl.h"
-#include "wordpiece.h"
+#include "reranker.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -21,7 +20,9 @@ static void score_usage(FILE *out) {
             "                     [--json] [--mark ID,ID,...]\n\n"
             "Scores every (query, document) pair with the cross-encoder in DIR, all candidates\n"
             "as one batch, and prints the scores in file order.\n\n"
-            "  --model DIR      Hugging Face folder (config.json, safetensors, tokenizer)\n"
+            "  --model DIR      Hugging Face folder (config.json, safetensors, tokenizer):\n"
+            "                   BertForSequenceClassification or Qwen3-Reranker (Qwen3ForCausalLM)\n"
+            "  --instruction T  Qwen3-Reranker instruction (default: the model card's web search one)\n"
             "  --query Q        the query text\n"
             "  --queries FILE   JSONL of queries (BEIR queries.jsonl); with --qid ID picks one\n"
             "  --docs FILE      JSONL, one candidate per line: {\"text\": ..., \"id\": ..., \"title\": ...}\n"
@@ -92,10 +93,11 @@ static void score_print_table(const doc_list *docs, const cli_batch *s, const fl
 int cmd_score(int argc, char **argv) {
     const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
     const char *docs_path = NULL, *doc_ids = NULL, *mark = NULL;
+    const char *instruction = NULL;
     long max_len = 512, chunk = 0;
     int per_layer = 0, json = 0, max_len_given = 0;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"query", required_argument, 0, 'q'},
+        {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},   {"query", required_argument, 0, 'q'},
         {"queries", required_argument, 0, 'Q'}, {"qid", required_argument, 0, 'i'},
         {"docs", required_argument, 0, 'd'},    {"doc-ids", required_argument, 0, 'D'},
         {"max-len", required_argument, 0, 'l'}, {"chunk", required_argument, 0, 'c'},
@@ -108,6 +110,7 @@ int cmd_score(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'm': model_dir = optarg; break;
+        case 'I': instruction = optarg; break;
         case 'q': query_text = optarg; break;
         case 'Q': queries = optarg; break;
         case 'i': qid = optarg; break;
@@ -145,19 +148,17 @@ int cmd_score(int argc, char **argv) {
     int rc = 1;
     char *query = NULL;
     doc_list docs = {0};
-    bert_model model = {0};
-    wordpiece wp = {0};
-    int wp_loaded = 0;
+    reranker model = {0};
+    int model_open = 0;
     cli_batch s = {0};
     float *ls = NULL;
     status st;
     if ((st = cli_load_inputs(query_text, queries, qid, docs_path, doc_ids, &query, &docs)) ||
-        (st = bert_model_load(&model, model_dir)))
+        (st = reranker_open(&model, model_dir, instruction)))
         goto done;
-    if ((st = wordpiece_load(&wp, model_dir)) != STATUS_OK) goto done;
-    wp_loaded = 1;
-    if ((st = cli_model_max_len(&model, &wp, &max_len, max_len_given)) ||
-        (st = cli_encode_pairs(&wp, query, &docs, (size_t)max_len, &s)))
+    model_open = 1;
+    if ((st = reranker_check_max_len(&model, &max_len, max_len_given)) ||
+        (st = cli_encode_pairs(&model, query, &docs, (size_t)max_len, &s)))
         goto done;
     size_t L = (size_t)model.cfg.n_layers;
     ls = malloc((L + 1) * docs.n * sizeof *ls);
@@ -165,8 +166,8 @@ int cmd_score(int argc, char **argv) {
         st = status_fail(STATUS_ERR_NOMEM, "out of memory");
         goto done;
     }
-    bert_batch b = cli_batch_view(&s);
-    if ((st = bert_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) goto done;
+    reranker_batch b = cli_batch_view(&s);
+    if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) goto done;
     if (json)
         score_print_json(&docs, ls, L, per_layer);
     else
@@ -176,8 +177,7 @@ done:
     if (rc != 0) fprintf(stderr, "grating score: %s\n", status_message());
     free(ls);
     cli_batch_free(&s);
-    if (wp_loaded) wordpiece_free(&wp);
-    bert_model_free(&model);
+    if (model_open) reranker_close(&model);
     doc_list_free(&docs);
     free(query);
     return rc;

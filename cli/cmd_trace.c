@@ -35,7 +35,8 @@ static void trace_usage(FILE *out) {
             "  --max-len N     tokens per pair (default 512, or the model's limit)\n"
             "  --shard i/n     only queries i, i+n, i+2n, ... of the run (0-based); merge the\n"
             "                  shard files with `grating merge`\n"
-            "  --limit M       only the first M queries (after sharding)\n");
+            "  --limit M       only the first M queries (after sharding)\n"
+            "  --instruction T Qwen3-Reranker instruction (default: the model card's)\n");
 }
 
 static uint64_t trace_fnv1a(const char *data, size_t len) {
@@ -57,7 +58,7 @@ static double trace_now(void) {
 }
 
 // One query: tokenize, full forward, fill the trace record.
-static status trace_one_query(const bert_model *m, const wordpiece *wp, const beir_dataset *ds,
+static status trace_one_query(const reranker *m, const beir_dataset *ds,
                               const trec_query *rq, size_t top_n, size_t max_len, size_t chunk,
                               policy *none, trace_query *out) {
     size_t n = rq->n < top_n ? rq->n : top_n;
@@ -75,9 +76,9 @@ static status trace_one_query(const bert_model *m, const wordpiece *wp, const be
     }
     cli_batch b = {0};
     engine_result r = {0};
-    if (st == STATUS_OK) st = cli_encode_pairs(wp, qtext, &docs, max_len, &b);
+    if (st == STATUS_OK) st = cli_encode_pairs(m, qtext, &docs, max_len, &b);
     if (st == STATUS_OK) st = engine_result_init(&r, n, (size_t)m->cfg.n_layers);
-    bert_batch view = cli_batch_view(&b);
+    reranker_batch view = cli_batch_view(&b);
     engine_options opt = {.k = 1, .chunk = chunk};
     if (st == STATUS_OK) st = engine_run(m, &view, none, &opt, &r);
     if (st == STATUS_OK) {
@@ -127,10 +128,11 @@ static void trace_query_release(trace_query *q) {
 int cmd_trace(int argc, char **argv) {
     const char *model_dir = NULL, *dataset = NULL, *split = "test", *run_path = NULL, *out = NULL;
     long top_n = 20, max_len = 512, chunk = 0, limit = 0;
+    const char *instruction = NULL;
     int resume = 0, max_len_given = 0;
     size_t shard_i = 0, shard_n = 1;
     static const struct option opts[] = {
-        {"model", required_argument, 0, 'm'},   {"dataset", required_argument, 0, 'd'},
+        {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},   {"dataset", required_argument, 0, 'd'},
         {"split", required_argument, 0, 's'},   {"run", required_argument, 0, 'r'},
         {"out", required_argument, 0, 'o'},     {"top-n", required_argument, 0, 'n'},
         {"max-len", required_argument, 0, 'l'}, {"chunk", required_argument, 0, 'c'},
@@ -144,6 +146,7 @@ int cmd_trace(int argc, char **argv) {
         long *target = NULL, min = 1;
         switch (c) {
         case 'm': model_dir = optarg; break;
+        case 'I': instruction = optarg; break;
         case 'd': dataset = optarg; break;
         case 's': split = optarg; break;
         case 'r': run_path = optarg; break;
@@ -178,18 +181,17 @@ int cmd_trace(int argc, char **argv) {
     }
 
     int rc = 1;
-    bert_model m = {0};
-    wordpiece wp = {0};
-    int wp_loaded = 0, ds_open = 0, run_open = 0;
+    reranker m = {0};
+    int model_open = 0, ds_open = 0, run_open = 0;
     beir_dataset ds;
     trec_run run;
     trace_writer w = {.file = -1};
     policy *none = NULL;
     char *command = cli_join_argv(argc, argv), *config_text = NULL, hash[32], created[32];
     status st;
-    if ((st = bert_model_load(&m, model_dir)) || (st = wordpiece_load(&wp, model_dir))) goto done;
-    wp_loaded = 1;
-    if ((st = cli_model_max_len(&m, &wp, &max_len, max_len_given))) goto done;
+    if ((st = reranker_open(&m, model_dir, instruction))) goto done;
+    model_open = 1;
+    if ((st = reranker_check_max_len(&m, &max_len, max_len_given))) goto done;
     if ((st = beir_open(&ds, dataset, split, 0))) goto done;
     ds_open = 1;
     if ((st = trec_run_read(&run, run_path))) goto done;
@@ -206,7 +208,7 @@ int cmd_trace(int argc, char **argv) {
     trace_meta meta = {.model = (char *)model_dir, .config_hash = hash, .architecture = m.cfg.arch_name,
                        .n_layers = m.cfg.n_layers, .hidden_size = m.cfg.hidden_size,
                        .intermediate_size = m.cfg.intermediate_size, .score_kind = "logit",
-                       .tokenizer = wp.source, .max_len = max_len, .dataset = (char *)dataset,
+                       .tokenizer = (char *)m.tokenizer_source, .max_len = max_len, .dataset = (char *)dataset,
                        .split = (char *)split, .run = (char *)run_path, .top_n = top_n,
                        .command = command, .version = GRATING_VERSION, .created = created};
     if ((st = trace_writer_open(&w, out, &meta, resume))) goto done;
@@ -223,7 +225,7 @@ int cmd_trace(int argc, char **argv) {
             continue;
         }
         trace_query q = {0};
-        if ((st = trace_one_query(&m, &wp, &ds, rq, (size_t)top_n, (size_t)max_len, (size_t)chunk,
+        if ((st = trace_one_query(&m, &ds, rq, (size_t)top_n, (size_t)max_len, (size_t)chunk,
                                   none, &q)) ||
             (st = trace_writer_add_query(&w, &q))) {
             trace_query_release(&q);
@@ -251,8 +253,7 @@ done:
     policy_free(none);
     if (run_open) trec_run_free(&run);
     if (ds_open) beir_close(&ds);
-    if (wp_loaded) wordpiece_free(&wp);
-    bert_model_free(&m);
+    if (model_open) reranker_close(&m);
     free(command);
     free(config_text);
     return rc;

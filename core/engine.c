@@ -71,7 +71,7 @@ static int engine_cmp_order(const void *pa, const void *pb, void *ctx) {
 
 // Moves the tokens of the active candidates to the front of h, in order, and
 // rebuilds the packed view of the active set.
-static void engine_compact(const bert_batch *b, const size_t *active, size_t n_active,
+static void engine_compact(const reranker_batch *b, const size_t *active, size_t n_active,
                            size_t *cur_start, size_t H, float *h, size_t *view_start,
                            size_t *view_len) {
     size_t write = 0;
@@ -179,12 +179,11 @@ void engine_tracker_finish(engine_tracker *t) {
     qsort_r(r->order, r->n, sizeof *r->order, engine_cmp_order, r);
 }
 
-status engine_run(const bert_model *m, const bert_batch *b, policy *p, const engine_options *opt,
+status engine_run(const reranker *m, const reranker_batch *b, policy *p, const engine_options *opt,
                   engine_result *r) {
     double t_start = engine_now();
-    status st = bert_batch_validate(m, b);
+    status st = reranker_batch_validate(m, b);
     if (st != STATUS_OK) return st;
-    if (!m->layers) return status_fail(STATUS_ERR_ARG, "engine: the model's layers are not resident");
     size_t n = b->n_seq, L = (size_t)m->cfg.n_layers, H = (size_t)m->cfg.hidden_size;
     if (r->n != n || r->n_layers != L)
         return status_fail(STATUS_ERR_ARG, "engine: result sized for %zu x %zu, run has %zu x %zu",
@@ -194,7 +193,7 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
     size_t chunk = opt->chunk == 0 || opt->chunk > n ? n : opt->chunk;
 
     // Workspace bound: the `chunk` longest sequences (any chunk is at most
-    // that), and 2n rows for gathering first tokens when scoring.
+    // that); scoring handles up to n sequences at once.
     size_t max_len = 0, chunk_bound = 0;
     size_t *lens = mem_alloc(MEM_OTHER, n * sizeof *lens);
     if (!lens) {
@@ -212,9 +211,8 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
         chunk_bound += lens[taken];
     }
     mem_free(lens);
-    bert_workspace ws;
-    size_t ws_tok = chunk_bound > 2 * n ? chunk_bound : 2 * n;
-    if ((st = bert_workspace_init(&ws, &m->cfg, ws_tok, max_len)) != STATUS_OK) {
+    reranker_workspace ws;
+    if ((st = reranker_workspace_init(m, &ws, chunk_bound, max_len, n)) != STATUS_OK) {
         engine_tracker_free(&t);
         return st;
     }
@@ -235,14 +233,15 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
     }
 
     double t0 = engine_now();
-    bert_embed(m, b, h);
+    reranker_embed(m, b, h);
     r->embed_seconds = engine_now() - t0;
     for (size_t l = 0;; l++) {
         // Provisional scores of the active candidates after layer l.
-        bert_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};
+        reranker_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};
         t0 = engine_now();
-        bert_score_first_tokens(m, &view, h, &ws, scores);
+        st = reranker_score(m, &view, h, &ws, scores);
         r->score_seconds += engine_now() - t0;
+        if (st != STATUS_OK) goto done;
         int finished;
         if ((st = engine_tracker_step(&t, l, scores, &finished)) != STATUS_OK) goto done;
         if (finished) break;
@@ -257,10 +256,10 @@ status engine_run(const bert_model *m, const bert_batch *b, policy *p, const eng
                 chunk_start[i] = view_start[s0 + i] - tok0;
                 tok += view_len[s0 + i];
             }
-            bert_batch cv = {.n_seq = count, .n_tok = tok, .seq_start = chunk_start,
-                             .seq_len = view_len + s0};
+            reranker_batch cv = {.n_seq = count, .n_tok = tok, .seq_start = chunk_start,
+                                 .seq_len = view_len + s0};
             if (tok > r->peak_chunk_tokens) r->peak_chunk_tokens = tok;
-            bert_layer_forward(m, &m->layers[l], &cv, h + tok0 * H, &ws);
+            if ((st = reranker_layer_forward(m, l, &cv, h + tok0 * H, &ws)) != STATUS_OK) goto done;
         }
         r->layer_seconds[l] = engine_now() - t0;
     }
@@ -273,7 +272,7 @@ done:
     mem_free(view_len);
     mem_free(chunk_start);
     mem_free(scores);
-    bert_workspace_free(&ws);
+    reranker_workspace_free(&ws);
     engine_tracker_free(&t);
     r->total_seconds = engine_now() - t_start;
     return st;

@@ -37,7 +37,7 @@
 #ifndef GRATING_ENGINE_H
 #define GRATING_ENGINE_H
 
-#include "bert.h"
+#include "reranker.h"
 #include "policy.h"
 #include "status.h"
 
@@ -82,9 +82,9 @@ void engine_result_free(engine_result *r);
 
 const char *engine_exit_name(engine_exit e);
 
-// Runs the query. `p` is reset here with (N, K). The model's layers must be
-// resident (bert_model_load).
-status engine_run(const bert_model *m, const bert_batch *b, policy *p, const engine_options *opt,
+// Runs the query. `p` is reset here with (N, K). Any architecture of
+// reranker.h (BERT cross-encoders, Qwen3-Reranker).
+status engine_run(const reranker *m, const reranker_batch *b, policy *p, const engine_options *opt,
                   engine_result *r);
 
 // The bookkeeping of a query, separate from where the scores come from: the

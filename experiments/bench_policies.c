@@ -17,7 +17,6 @@
 #include "json_file.h"
 #include "metrics.h"
 #include "trec.h"
-#include "wordpiece.h"
 
 #include <cblas.h>
 #include <getopt.h>
@@ -86,13 +85,11 @@ int main(int argc, char **argv) {
         }
     }
     openblas_set_num_threads(1);
-    bert_model m;
-    wordpiece wp;
+    reranker m;
     beir_dataset ds;
     trec_run run;
     cJSON *cfg_root;
-    if (bert_model_load(&m, model_dir)) return bp_fail(model_dir);
-    if (wordpiece_load(&wp, model_dir)) return bp_fail(model_dir);
+    if (reranker_open(&m, model_dir, NULL)) return bp_fail(model_dir);
     if (beir_open(&ds, dataset, NULL, 0)) return bp_fail(dataset);
     if (trec_run_read(&run, run_path) || trec_run_resolve(&run, &ds)) return bp_fail(run_path);
     if (json_file_parse(configs_path, &cfg_root)) return bp_fail(configs_path);
@@ -121,7 +118,7 @@ int main(int argc, char **argv) {
     double *seconds = calloc(n_pol, sizeof *seconds), *precision = calloc(n_pol, sizeof *precision);
     double *fraction = calloc(n_pol, sizeof *fraction);
     size_t *full_top = malloc((size_t)k * sizeof *full_top);
-    wordpiece_encoding enc = {0};
+    reranker_encoding enc = {0};
     fprintf(stderr, "bench_policies: %zu queries x %zu configurations (+ full), N = %ld, K = %ld, max_len %ld\n",
             nq, n_cfg, top_n, k, max_len);
     for (size_t qi = 0; qi < nq; qi++) {
@@ -137,7 +134,7 @@ int main(int argc, char **argv) {
         for (size_t i = 0; i < n; i++) {
             char *text;
             if (beir_doc_fetch(&ds, rq->cands[i].doc_id, &text)) return bp_fail(rq->cands[i].doc_id);
-            if (wordpiece_encode_pair(&wp, qt, strlen(qt), text, strlen(text), (size_t)max_len, &enc))
+            if (reranker_encode_pair(&m, qt, text, (size_t)max_len, &enc))
                 return bp_fail(rq->qid);
             free(text);
             q.start[i] = q.n_tok;
@@ -173,11 +170,10 @@ int main(int argc, char **argv) {
         free(labels[p]);
     }
     free(pols), free(labels), free(seconds), free(precision), free(fraction), free(full_top);
-    wordpiece_encoding_free(&enc);
+    reranker_encoding_free(&enc);
     cJSON_Delete(cfg_root);
     trec_run_free(&run);
     beir_close(&ds);
-    wordpiece_free(&wp);
-    bert_model_free(&m);
+    reranker_close(&m);
     return 0;
 }

@@ -79,11 +79,11 @@ static bert_batch engine_view(const engine_query *q) {
 }
 
 // Checks every invariant for one query; returns the largest deviation seen.
-static double engine_check_query(const bert_model *m, const engine_query *q, size_t k, int stop_layer) {
+static double engine_check_query(const reranker *m, const engine_query *q, size_t k, int stop_layer) {
     bert_batch b = engine_view(q);
     size_t n = b.n_seq, L = (size_t)m->cfg.n_layers;
     float *full = malloc((L + 1) * n * sizeof *full);
-    if (bert_forward_all_layers(m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
+    if (reranker_forward_all_layers(m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
     double worst = 0.0;
 
     // `none` equals the plain forward and computes everything.
@@ -154,7 +154,7 @@ static double engine_check_query(const bert_model *m, const engine_query *q, siz
 
 // Runs policy `p` at chunk size `chunk` and checks every computed score
 // against the full run `full` ((L + 1, n)); returns the largest deviation.
-static double engine_check_policy(const bert_model *m, const bert_batch *b, policy *p, size_t k,
+static double engine_check_policy(const reranker *m, const bert_batch *b, policy *p, size_t k,
                                   size_t chunk, const float *full) {
     size_t n = b->n_seq, L = (size_t)m->cfg.n_layers;
     engine_result r;
@@ -184,8 +184,8 @@ static void test_engine_invariants_demo(void **state) {
     (void)state;
     const char *model_dir = testutil_shared_path("models/scifact-minibert-demo");
     if (!model_dir) skip();
-    bert_model m;
-    if (bert_model_load(&m, model_dir) != STATUS_OK) fail_msg("%s", status_message());
+    reranker m;
+    if (reranker_open(&m, model_dir, NULL) != STATUS_OK) fail_msg("%s", status_message());
     cJSON *root;
     if (json_file_parse(testutil_source_path("tests/golden/bert/inputs_len192.json"), &root))
         fail_msg("%s", status_message());
@@ -219,7 +219,7 @@ static void test_engine_invariants_demo(void **state) {
     printf("demo model, %zu queries: max |pruned/chunked - full| = %.3g\n", nq, worst);
     assert_true(worst <= 1e-5);
     cJSON_Delete(root);
-    bert_model_free(&m);
+    reranker_close(&m);
 }
 
 // The same invariants on a generated model with made-up token ids, so they
@@ -236,8 +236,8 @@ static void test_engine_invariants_generated(void **state) {
     o.seed = 11;
     o.scale = 20.0; // spread the scores so that orderings are well defined
     if (synth_write(&o, NULL) != STATUS_OK) fail_msg("%s", status_message());
-    bert_model m;
-    if (bert_model_load(&m, dir) != STATUS_OK) fail_msg("%s", status_message());
+    reranker m;
+    if (reranker_open(&m, dir, NULL) != STATUS_OK) fail_msg("%s", status_message());
     engine_query q = {.n_seq = 12};
     q.ids = malloc(12 * 64 * sizeof *q.ids);
     q.type_ids = malloc(12 * 64 * sizeof *q.type_ids);
@@ -256,7 +256,7 @@ static void test_engine_invariants_generated(void **state) {
     assert_true(worst <= 1e-5);
     free(q.ids);
     free(q.type_ids);
-    bert_model_free(&m);
+    reranker_close(&m);
     testutil_rmtree(tmp);
     free(tmp);
 }
@@ -271,8 +271,8 @@ static void test_engine_rejects_bad_k_and_empty(void **state) {
     o.config_path = testutil_source_path("tests/data/bert-tiny/config.json");
     o.out_dir = dir;
     if (synth_write(&o, NULL) != STATUS_OK) fail_msg("%s", status_message());
-    bert_model m;
-    assert_int_equal(bert_model_load(&m, dir), STATUS_OK);
+    reranker m;
+    assert_int_equal(reranker_open(&m, dir, NULL), STATUS_OK);
     int32_t ids[4] = {101, 5, 6, 102}, types[4] = {0};
     size_t start[1] = {0}, len[1] = {4};
     bert_batch b = {.n_seq = 1, .n_tok = 4, .seq_start = start, .seq_len = len, .ids = ids, .type_ids = types};
@@ -296,7 +296,7 @@ static void test_engine_rejects_bad_k_and_empty(void **state) {
     assert_non_null(strstr(status_message(), "outside the vocabulary"));
     engine_result_free(&r);
     policy_free(p);
-    bert_model_free(&m);
+    reranker_close(&m);
     testutil_rmtree(tmp);
     free(tmp);
 }
@@ -315,8 +315,8 @@ static void test_engine_registered_policies_demo(void **state) {
         {"score-gap", "{\"gap\": 0.02}"},
         {"asymmetric-threshold", "{\"score\": \"logit\", \"negative\": -5.0, \"positive\": -1.0}"},
     };
-    bert_model m;
-    if (bert_model_load(&m, model_dir) != STATUS_OK) fail_msg("%s", status_message());
+    reranker m;
+    if (reranker_open(&m, model_dir, NULL) != STATUS_OK) fail_msg("%s", status_message());
     cJSON *root;
     if (json_file_parse(testutil_source_path("tests/golden/bert/inputs_len192.json"), &root))
         fail_msg("%s", status_message());
@@ -342,7 +342,7 @@ static void test_engine_registered_policies_demo(void **state) {
         bert_batch b = engine_view(&q);
         size_t L = (size_t)m.cfg.n_layers;
         float *full = malloc((L + 1) * q.n_seq * sizeof *full);
-        if (bert_forward_all_layers(&m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
+        if (reranker_forward_all_layers(&m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
         for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
             cJSON *params = cJSON_Parse(configs[c][1]);
             policy *p;
@@ -359,7 +359,7 @@ static void test_engine_registered_policies_demo(void **state) {
     printf("registered policies, %zu runs: max |pruned - full| over computed scores = %.3g\n", runs, worst);
     assert_true(worst <= 1e-5);
     cJSON_Delete(root);
-    bert_model_free(&m);
+    reranker_close(&m);
 }
 
 int main(void) {

@@ -70,7 +70,7 @@ static void test_grid_expansion_and_errors(void **state) {
 }
 
 // Live engine vs replay of the full run's scores, for several policies and K.
-static size_t sweep_check_replay_equals_live(const bert_model *m, const bert_batch *b) {
+static size_t sweep_check_replay_equals_live(const reranker *m, const bert_batch *b) {
     static const char *const configs[][2] = {
         {"cluster-gap", "{}"},
         {"cluster-gap", "{\"threshold\": 0.01, \"k\": 2}"},
@@ -123,8 +123,8 @@ static void test_replay_equals_live_demo(void **state) {
     (void)state;
     const char *model_dir = testutil_shared_path("models/scifact-minibert-demo");
     if (!model_dir) skip();
-    bert_model m;
-    if (bert_model_load(&m, model_dir) != STATUS_OK) fail_msg("%s", status_message());
+    reranker m;
+    if (reranker_open(&m, model_dir, NULL) != STATUS_OK) fail_msg("%s", status_message());
     cJSON *root;
     if (json_file_parse(testutil_source_path("tests/golden/bert/inputs_len192.json"), &root))
         fail_msg("%s", status_message());
@@ -152,7 +152,7 @@ static void test_replay_equals_live_demo(void **state) {
     }
     printf("demo model: %zu (query, configuration, K) replays equal their live runs\n", checked);
     cJSON_Delete(root);
-    bert_model_free(&m);
+    reranker_close(&m);
 }
 
 // ---- the CLI pipeline on a generated model and a made-up BEIR dataset ----

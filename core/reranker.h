@@ -1,0 +1,100 @@
+/*
+ * reranker.h - one interface over the supported reranker architectures
+ * (BERT-family cross-encoders, Qwen3-Reranker): the model, its tokenizer and
+ * input format, and the forward pieces the engine drives layer by layer.
+ * Every command (score, rerank, trace) goes through it, so a Hugging Face
+ * folder of either family works with every command unchanged.
+ *
+ *     reranker r;
+ *     if (reranker_open(&r, "models/Qwen3-Reranker-0.6B", NULL) != STATUS_OK) ...
+ *     reranker_encoding enc = {0};
+ *     reranker_encode_pair(&r, query, doc, 512, &enc);   // ids (+ token types)
+ *     ...pack into a reranker_batch, then engine_run(&r, &batch, policy, ...)...
+ *     reranker_encoding_free(&enc);
+ *     reranker_close(&r);
+ *
+ * Inputs: BERT: `[CLS] query [SEP] document [SEP]` (WordPiece, document side
+ * truncated); Qwen3-Reranker: the official prompt (core/qwen_prompt.h) with an
+ * instruction (default: the model card's), document truncated.
+ * Scores are logits: BERT classifier logit 0; Qwen3 logit(yes) - logit(no)
+ * (P(yes) = sigmoid(score)).
+ */
+#ifndef GRATING_RERANKER_H
+#define GRATING_RERANKER_H
+
+#include "bert.h"
+#include "bpe.h"
+#include "model_config.h"
+#include "qwen3.h"
+#include "qwen_prompt.h"
+#include "status.h"
+#include "wordpiece.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+// A packed batch (see bert.h). type_ids may be NULL for architectures
+// without token types (Qwen3).
+typedef bert_batch reranker_batch;
+
+typedef struct {
+    model_arch arch;
+    model_config cfg;
+    char *instruction; // Qwen3 prompt instruction (NULL = default)
+    // One of the two, by arch.
+    bert_model bert;
+    qwen3_model qwen;
+    wordpiece wp;
+    bpe bpe_tok;
+    qwen_prompt prompt;
+    const char *tokenizer_source; // the file the vocabulary came from
+} reranker;
+
+typedef struct {
+    int32_t *ids;      // (len,)
+    int32_t *type_ids; // (len,) zeros for Qwen3
+    size_t len, cap;
+    int truncated;
+    // Private.
+    wordpiece_encoding wp_enc;
+    qwen_prompt_encoding qp_enc;
+} reranker_encoding;
+
+typedef struct {
+    model_arch arch;
+    bert_workspace bert;
+    qwen3_workspace qwen;
+} reranker_workspace;
+
+// Opens model + tokenizer of a Hugging Face folder; all layers resident.
+// `instruction` is used by instruction-following rerankers (Qwen3), NULL =
+// the default; BERT ignores it.
+status reranker_open(reranker *r, const char *dir, const char *instruction);
+void reranker_close(reranker *r);
+
+// The model's input for one pair, the document truncated to fit max_len.
+status reranker_encode_pair(const reranker *r, const char *query, const char *doc, size_t max_len,
+                            reranker_encoding *enc);
+void reranker_encoding_free(reranker_encoding *enc);
+
+// Checks --max-len against the model (default `given == 0`: capped to the
+// model's limit) and the tokenizer against the embedding table.
+status reranker_check_max_len(const reranker *r, long *max_len, int given);
+
+// Forward pieces (see bert.h / qwen3.h).
+status reranker_batch_validate(const reranker *r, const reranker_batch *b);
+status reranker_workspace_init(const reranker *r, reranker_workspace *ws, size_t max_tok,
+                               size_t max_seq_len, size_t max_seqs);
+void reranker_workspace_free(reranker_workspace *ws);
+void reranker_embed(const reranker *r, const reranker_batch *b, float *h);
+status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
+                              reranker_workspace *ws);
+status reranker_score(const reranker *r, const reranker_batch *b, const float *h,
+                      reranker_workspace *ws, float *scores);
+// All layers with per-layer scores (n_layers + 1, n_seq).
+status reranker_forward_all_layers(const reranker *r, const reranker_batch *b, size_t chunk,
+                                   float *layer_scores);
+// Matmul FLOPs of the full forward over the batch.
+double reranker_forward_flops(const reranker *r, const reranker_batch *b);
+
+#endif
