@@ -6,6 +6,7 @@
 #include "cli.h"
 
 #include "engine.h"
+#include "mem.h"
 #include "json_file.h"
 #include "policy.h"
 
@@ -29,6 +30,9 @@ static void rerank_usage(FILE *out) {
             "  --policy NAME      pruning policy (default: none = full forward)\n"
             "  --policy-args JSON policy parameters, e.g. '{\"threshold\": 0.1, \"k\": 3}'\n"
             "  --chunk C          run each layer over chunks of C active candidates (default all)\n"
+            "  --window W|all     layer weights: `all` resident (default); W slots streamed from the\n"
+            "                     checkpoint (1 = read each layer right before it runs; 2 = an I/O\n"
+            "                     thread reads layer l+1 while layer l computes; >2 deeper prefetch)\n"
             "  --json             machine-readable output\n"
             "  --trec FILE        also write every candidate as a TREC run line; scores encode the\n"
             "                     final order (N - position), so candidates that left early score\n"
@@ -100,6 +104,17 @@ static void rerank_print_json(const doc_list *docs, const engine_result *r, size
     cJSON_AddItemToObject(stats, "policy_seconds", rerank_number(r->policy_seconds));
     cJSON_AddItemToObject(stats, "total_seconds", rerank_number(r->total_seconds));
     cJSON_AddNumberToObject(stats, "peak_chunk_tokens", (double)r->peak_chunk_tokens);
+    cJSON *rs = cJSON_AddArrayToObject(stats, "read_seconds");
+    cJSON *ws = cJSON_AddArrayToObject(stats, "wait_seconds");
+    for (size_t l = 0; l < r->n_layers; l++) {
+        cJSON_AddItemToArray(rs, rerank_number(r->read_seconds[l]));
+        cJSON_AddItemToArray(ws, rerank_number(r->wait_seconds[l]));
+    }
+    cJSON *mem = cJSON_AddObjectToObject(root, "memory_peak_bytes");
+    for (int c = 0; c < MEM_N_CATEGORIES; c++)
+        cJSON_AddNumberToObject(mem, mem_category_name((mem_category)c), (double)mem_peak_bytes((mem_category)c));
+    cJSON_AddNumberToObject(mem, "allocator_total", (double)mem_total_peak_bytes());
+    cJSON_AddNumberToObject(mem, "rss", (double)mem_peak_rss_bytes());
     char *text = cJSON_PrintUnformatted(root);
     if (text) puts(text);
     free(text);
@@ -124,15 +139,24 @@ static void rerank_print_table(const doc_list *docs, const engine_result *r, siz
            r->n_layers);
     double layers = 0.0;
     for (size_t l = 0; l < r->n_layers; l++) layers += r->layer_seconds[l];
-    printf("time: total %.1f ms (embeddings %.1f, layers %.1f, scoring %.1f, policy %.3f)\n",
+    double read = 0.0, wait = 0.0;
+    for (size_t l = 0; l < r->n_layers; l++) read += r->read_seconds[l], wait += r->wait_seconds[l];
+    printf("time: total %.1f ms (embeddings %.1f, layers %.1f, scoring %.1f, policy %.3f, "
+           "weight reads %.1f, exposed wait %.1f)\n",
            r->total_seconds * 1e3, r->embed_seconds * 1e3, layers * 1e3, r->score_seconds * 1e3,
-           r->policy_seconds * 1e3);
+           r->policy_seconds * 1e3, read * 1e3, wait * 1e3);
+    printf("memory peaks (MiB): weights %.1f, embeddings %.1f, hidden %.1f, activations %.1f, "
+           "other %.1f, allocator total %.1f, RSS %.1f\n",
+           mem_peak_bytes(MEM_WEIGHTS) / 1048576.0, mem_peak_bytes(MEM_EMBEDDINGS) / 1048576.0,
+           mem_peak_bytes(MEM_HIDDEN) / 1048576.0, mem_peak_bytes(MEM_ACTIVATIONS) / 1048576.0,
+           mem_peak_bytes(MEM_OTHER) / 1048576.0, mem_total_peak_bytes() / 1048576.0,
+           mem_peak_rss_bytes() / 1048576.0);
 }
 
 int cmd_rerank(int argc, char **argv) {
     const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
     const char *docs_path = NULL, *doc_ids = NULL, *policy_name = "none", *policy_args = NULL;
-    const char *trec = NULL, *trec_qid = NULL, *run_tag = NULL;
+    const char *trec = NULL, *trec_qid = NULL, *run_tag = NULL, *window = "all";
     const char *instruction = NULL;
     long max_len = 512, chunk = 0, k = 0;
     int json = 0, max_len_given = 0;
@@ -144,7 +168,7 @@ int cmd_rerank(int argc, char **argv) {
         {"top-k", required_argument, 0, 'k'},       {"policy", required_argument, 0, 'p'},
         {"policy-args", required_argument, 0, 'a'}, {"json", no_argument, 0, 'j'},
         {"trec", required_argument, 0, 't'},        {"trec-qid", required_argument, 0, 'T'},
-        {"run-tag", required_argument, 0, 'g'},     {"list-policies", no_argument, 0, 'L'},
+        {"run-tag", required_argument, 0, 'g'},     {"window", required_argument, 0, 'W'},     {"list-policies", no_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -166,6 +190,7 @@ int cmd_rerank(int argc, char **argv) {
         case 't': trec = optarg; break;
         case 'T': trec_qid = optarg; break;
         case 'g': run_tag = optarg; break;
+        case 'W': window = optarg; break;
         case 'L': rerank_list_policies(); return 0;
         case 'l': target = &max_len, min = 3, max_len_given = 1; break;
         case 'c': target = &chunk; break;
@@ -181,6 +206,15 @@ int cmd_rerank(int argc, char **argv) {
                         c == 'l' ? "max-len" : c == 'c' ? "chunk" : "top-k", min, optarg);
                 return 2;
             }
+        }
+    }
+    long n_slots = 0;
+    if (strcmp(window, "all") != 0) {
+        n_slots = strtol(window, &end, 10);
+        if (*end || n_slots < 1 || n_slots > 1024) {
+            fprintf(stderr, "grating rerank: --window must be `all` or a number of slots >= 1, got '%s'\n",
+                    window);
+            return 2;
         }
     }
     if (optind < argc || !model_dir || !docs_path || (!query_text == !queries) ||
@@ -200,6 +234,8 @@ int cmd_rerank(int argc, char **argv) {
     policy *pol = NULL;
     cJSON *params = NULL;
     engine_result r = {0};
+    weight_window win = {0};
+    int win_open = 0;
     status st;
     if (policy_args && (st = json_parse_text("--policy-args", policy_args, strlen(policy_args), &params)))
         goto done;
@@ -211,14 +247,22 @@ int cmd_rerank(int argc, char **argv) {
                          docs.n, docs_path);
         goto done;
     }
-    if ((st = reranker_open(&model, model_dir, instruction))) goto done;
+    if ((st = n_slots ? reranker_open_streamed(&model, model_dir, instruction)
+                      : reranker_open(&model, model_dir, instruction)))
+        goto done;
     model_open = 1;
+    if (n_slots) {
+        if ((st = weight_window_init(&win, (size_t)n_slots, reranker_layer_floats(&model),
+                                     (size_t)model.cfg.n_layers, reranker_layer_read, &model)))
+            goto done;
+        win_open = 1;
+    }
     if ((st = reranker_check_max_len(&model, &max_len, max_len_given)) ||
         (st = cli_encode_pairs(&model, query, &docs, (size_t)max_len, &s)) ||
         (st = engine_result_init(&r, docs.n, (size_t)model.cfg.n_layers)))
         goto done;
     reranker_batch b = cli_batch_view(&s);
-    engine_options opt = {.k = (size_t)k, .chunk = (size_t)chunk};
+    engine_options opt = {.k = (size_t)k, .chunk = (size_t)chunk, .window = win_open ? &win : NULL};
     if ((st = engine_run(&model, &b, pol, &opt, &r)) != STATUS_OK) goto done;
     if (trec) {
         char tag[256];
@@ -238,6 +282,7 @@ int cmd_rerank(int argc, char **argv) {
 done:
     if (rc != 0) fprintf(stderr, "grating rerank: %s\n", status_message());
     engine_result_free(&r);
+    if (win_open) weight_window_free(&win);
     policy_free(pol);
     cJSON_Delete(params);
     cli_batch_free(&s);

@@ -22,8 +22,10 @@ status engine_result_init(engine_result *r, size_t n, size_t n_layers) {
     r->layer_scores = mem_alloc(MEM_OTHER, (n_layers + 1) * n * sizeof *r->layer_scores);
     r->order = mem_alloc(MEM_OTHER, n * sizeof *r->order);
     r->layer_seconds = mem_alloc(MEM_OTHER, n_layers * sizeof *r->layer_seconds);
+    r->read_seconds = mem_calloc(MEM_OTHER, n_layers * sizeof *r->read_seconds);
+    r->wait_seconds = mem_calloc(MEM_OTHER, n_layers * sizeof *r->wait_seconds);
     if (!r->exit_layer || !r->exit_reason || !r->exit_score || !r->layer_scores || !r->order ||
-        !r->layer_seconds) {
+        !r->layer_seconds || !r->read_seconds || !r->wait_seconds) {
         engine_result_free(r);
         return STATUS_ERR_NOMEM;
     }
@@ -37,6 +39,8 @@ void engine_result_free(engine_result *r) {
     mem_free(r->layer_scores);
     mem_free(r->order);
     mem_free(r->layer_seconds);
+    mem_free(r->read_seconds);
+    mem_free(r->wait_seconds);
     memset(r, 0, sizeof *r);
 }
 
@@ -110,7 +114,7 @@ status engine_tracker_init(engine_tracker *t, engine_result *r, policy *p, size_
         r->order[i] = i;
     }
     for (size_t i = 0; i < (L + 1) * n; i++) r->layer_scores[i] = NAN;
-    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = 0.0;
+    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = r->read_seconds[l] = r->wait_seconds[l] = 0.0;
     r->candidate_layers = 0;
     r->candidate_layers_full = n * L;
     r->layers_run = 0;
@@ -188,6 +192,13 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
     if (r->n != n || r->n_layers != L)
         return status_fail(STATUS_ERR_ARG, "engine: result sized for %zu x %zu, run has %zu x %zu",
                            r->n, r->n_layers, n, L);
+    weight_window *win = opt->window;
+    if (!win && !reranker_layers_resident(m))
+        return status_fail(STATUS_ERR_ARG, "engine: the layers are not resident and no weight window is given");
+    if (win && (win->n_layers != L || win->slot_floats < reranker_layer_floats(m)))
+        return status_fail(STATUS_ERR_ARG, "engine: weight window of %zu layers x %zu floats does not fit the "
+                                           "model (%zu layers x %zu floats)",
+                           win->n_layers, win->slot_floats, L, reranker_layer_floats(m));
     engine_tracker t;
     if ((st = engine_tracker_init(&t, r, p, opt->k)) != STATUS_OK) return st;
     size_t chunk = opt->chunk == 0 || opt->chunk > n ? n : opt->chunk;
@@ -232,6 +243,7 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
         view_len[i] = b->seq_len[i];
     }
 
+    if (win) weight_window_begin(win); // the I/O thread reads layer 1 while embeddings run
     double t0 = engine_now();
     reranker_embed(m, b, h);
     r->embed_seconds = engine_now() - t0;
@@ -248,6 +260,8 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
 
         // Layer l + 1 over the active candidates, chunk by chunk.
         engine_compact(b, t.active, t.n_active, cur_start, H, h, view_start, view_len);
+        const float *slot = NULL;
+        if (win && (st = weight_window_acquire(win, (int)l, &slot)) != STATUS_OK) goto done;
         t0 = engine_now();
         for (size_t s0 = 0; s0 < t.n_active; s0 += chunk) {
             size_t count = s0 + chunk <= t.n_active ? chunk : t.n_active - s0;
@@ -259,13 +273,23 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
             reranker_batch cv = {.n_seq = count, .n_tok = tok, .seq_start = chunk_start,
                                  .seq_len = view_len + s0};
             if (tok > r->peak_chunk_tokens) r->peak_chunk_tokens = tok;
-            if ((st = reranker_layer_forward(m, l, &cv, h + tok0 * H, &ws)) != STATUS_OK) goto done;
+            st = win ? reranker_layer_forward_slot(m, slot, &cv, h + tok0 * H, &ws)
+                     : reranker_layer_forward(m, l, &cv, h + tok0 * H, &ws);
+            if (st != STATUS_OK) goto done;
         }
         r->layer_seconds[l] = engine_now() - t0;
+        if (win) weight_window_release(win, (int)l);
     }
     engine_tracker_finish(&t);
     st = STATUS_OK;
 done:
+    if (win) {
+        weight_window_end(win);
+        for (size_t l = 0; l < L; l++) {
+            r->read_seconds[l] = win->read_seconds[l];
+            r->wait_seconds[l] = win->wait_seconds[l];
+        }
+    }
     mem_free(h);
     mem_free(cur_start);
     mem_free(view_start);

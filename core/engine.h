@@ -38,6 +38,7 @@
 #define GRATING_ENGINE_H
 
 #include "reranker.h"
+#include "weight_window.h"
 #include "policy.h"
 #include "status.h"
 
@@ -53,6 +54,9 @@ typedef enum {
 typedef struct {
     size_t k;     // top-K (1 <= k <= N)
     size_t chunk; // candidates per chunk; 0 = all active candidates at once
+    // Layer weights streamed through this window (core/weight_window.h);
+    // NULL = the model's resident layers.
+    weight_window *window;
 } engine_options;
 
 typedef struct {
@@ -69,7 +73,9 @@ typedef struct {
     size_t candidate_layers;      // encoder layers computed, summed over candidates
     size_t candidate_layers_full; // n * L
     int layers_run;               // encoder layers run (for at least one candidate)
-    double *layer_seconds;        // (L,) wall time of layer l + 1 over all chunks
+    double *layer_seconds;        // (L,) wall time of layer l + 1 over all chunks (compute)
+    double *read_seconds;         // (L,) weight-window read time of each layer (0 if resident)
+    double *wait_seconds;         // (L,) exposed wait for the layer's weights (0 if resident)
     double embed_seconds;         // embeddings
     double score_seconds;         // provisional scoring (pooler + classifier)
     double policy_seconds;        // policy decisions

@@ -5,7 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-status reranker_open(reranker *r, const char *dir, const char *instruction) {
+static qwen3_batch reranker_qwen_batch(const reranker_batch *b) {
+    qwen3_batch q = {.n_seq = b->n_seq, .n_tok = b->n_tok, .seq_start = b->seq_start,
+                     .seq_len = b->seq_len, .ids = b->ids};
+    return q;
+}
+
+static status reranker_open_mode(reranker *r, const char *dir, const char *instruction, int resident) {
     memset(r, 0, sizeof *r);
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -13,7 +19,7 @@ status reranker_open(reranker *r, const char *dir, const char *instruction) {
     if (st != STATUS_OK) return st;
     r->arch = r->cfg.arch;
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
-        if ((st = bert_model_load(&r->bert, dir)) != STATUS_OK) return st;
+        if ((st = bert_model_open(&r->bert, dir, resident)) != STATUS_OK) return st;
         if ((st = wordpiece_load(&r->wp, dir)) != STATUS_OK) {
             bert_model_free(&r->bert);
             return st;
@@ -27,7 +33,7 @@ status reranker_open(reranker *r, const char *dir, const char *instruction) {
         bpe_free(&r->bpe_tok);
         return st;
     }
-    if ((st = qwen3_model_open(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id, 1)) != STATUS_OK) {
+    if ((st = qwen3_model_open(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id, resident)) != STATUS_OK) {
         qwen_prompt_free(&r->prompt);
         bpe_free(&r->bpe_tok);
         return st;
@@ -38,6 +44,42 @@ status reranker_open(reranker *r, const char *dir, const char *instruction) {
     }
     r->tokenizer_source = r->bpe_tok.source;
     return STATUS_OK;
+}
+
+status reranker_open(reranker *r, const char *dir, const char *instruction) {
+    return reranker_open_mode(r, dir, instruction, 1);
+}
+
+status reranker_open_streamed(reranker *r, const char *dir, const char *instruction) {
+    return reranker_open_mode(r, dir, instruction, 0);
+}
+
+int reranker_layers_resident(const reranker *r) {
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? r->bert.layers != NULL : r->qwen.layers != NULL;
+}
+
+size_t reranker_layer_floats(const reranker *r) {
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_floats(&r->cfg) : qwen3_layer_floats(&r->cfg);
+}
+
+status reranker_layer_read(void *ctx, int layer, float *slot) {
+    const reranker *r = ctx;
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_read(&r->bert.ck, layer, slot)
+                                              : qwen3_layer_read(&r->qwen.ck, layer, slot);
+}
+
+status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
+                                   float *h, reranker_workspace *ws) {
+    if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
+        bert_layer_weights w;
+        bert_layer_bind(&r->cfg, (float *)slot, &w);
+        bert_layer_forward(&r->bert, &w, b, h, &ws->bert);
+        return STATUS_OK;
+    }
+    qwen3_layer_weights w;
+    qwen3_layer_bind(&r->cfg, (float *)slot, &w);
+    qwen3_batch q = reranker_qwen_batch(b);
+    return qwen3_layer_forward(&r->qwen, &w, &q, h, &ws->qwen);
 }
 
 void reranker_close(reranker *r) {
@@ -112,12 +154,6 @@ status reranker_check_max_len(const reranker *r, long *max_len, int given) {
     return STATUS_OK;
 }
 
-static qwen3_batch reranker_qwen_batch(const reranker_batch *b) {
-    qwen3_batch q = {.n_seq = b->n_seq, .n_tok = b->n_tok, .seq_start = b->seq_start,
-                     .seq_len = b->seq_len, .ids = b->ids};
-    return q;
-}
-
 status reranker_batch_validate(const reranker *r, const reranker_batch *b) {
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) return bert_batch_validate(&r->bert, b);
     if (b->n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
@@ -155,6 +191,8 @@ void reranker_embed(const reranker *r, const reranker_batch *b, float *h) {
 
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws) {
+    if (!reranker_layers_resident(r))
+        return status_fail(STATUS_ERR_ARG, "layer %zu: the layers are not resident (use a weight window)", layer);
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
         bert_layer_forward(&r->bert, &r->bert.layers[layer], b, h, &ws->bert);
         return STATUS_OK;

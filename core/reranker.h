@@ -70,6 +70,15 @@ typedef struct {
 // `instruction` is used by instruction-following rerankers (Qwen3), NULL =
 // the default; BERT ignores it.
 status reranker_open(reranker *r, const char *dir, const char *instruction);
+// The same without reading the layers: they are streamed through a
+// weight_window (reranker_layer_read fills its slots).
+status reranker_open_streamed(reranker *r, const char *dir, const char *instruction);
+// 1 when the layers are in memory (reranker_open).
+int reranker_layers_resident(const reranker *r);
+// Floats of one layer slot, and the reader a weight_window calls
+// (ctx = const reranker *).
+size_t reranker_layer_floats(const reranker *r);
+status reranker_layer_read(void *ctx, int layer, float *slot);
 void reranker_close(reranker *r);
 
 // The model's input for one pair, the document truncated to fit max_len.
@@ -89,6 +98,10 @@ void reranker_workspace_free(reranker_workspace *ws);
 void reranker_embed(const reranker *r, const reranker_batch *b, float *h);
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws);
+// One layer with its weights in `slot` (reranker_layer_floats floats, as
+// reranker_layer_read wrote them).
+status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
+                                   float *h, reranker_workspace *ws);
 status reranker_score(const reranker *r, const reranker_batch *b, const float *h,
                       reranker_workspace *ws, float *scores);
 // All layers with per-layer scores (n_layers + 1, n_seq).
