@@ -64,7 +64,10 @@ status stability_compute(const trace *t, size_t clusters, stability_table *out) 
                     nd += a < 0;
                 }
             if (nc + nd > 0) v[2] = ((double)nc - (double)nd) / (double)(nc + nd);
-            for (size_t o = 0; o < STABILITY_N_OVERLAP; o++) {
+            // When every score of the layer is equal its top-K is arbitrary:
+            // the overlap is undefined, like tau.
+            int all_tied = n >= 2 && kc.x_ties == kc.n_pairs;
+            for (size_t o = 0; o < STABILITY_N_OVERLAP && !all_tied; o++) {
                 size_t k = stability_overlap_k[o];
                 if (k > n) continue;
                 stability_top(x, n, k, top_a);
@@ -92,7 +95,7 @@ status stability_compute(const trace *t, size_t clusters, stability_table *out) 
             r->gk_gamma = m[1];
             r->cluster_gamma = m[2];
             for (size_t o = 0; o < STABILITY_N_OVERLAP; o++) r->overlap[o] = m[3 + o];
-            r->n_queries = counts[l * 6];
+            r->n_queries = counts[l * 6]; // queries where Kendall tau is defined
         }
     } else {
         stability_free(out);
