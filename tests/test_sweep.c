@@ -235,7 +235,7 @@ static void test_cli_trace_sweep_shards_merge(void **state) {
     const char *trace_args[] = {"trace", "--model", model, "--dataset", data, "--run", run, "--top-n", "8",
                                 "--out", full_trace, NULL};
     sweep_run_ok(trace_args);
-    char shard_out[3][4300], shard_arg[3][8];
+    char shard_out[3][4300], shard_arg[3][16];
     for (int i = 0; i < 3; i++) {
         snprintf(shard_out[i], sizeof shard_out[i], "%.4000s/shard%d.h5", tmp, i);
         snprintf(shard_arg[i], sizeof shard_arg[i], "%d/3", i);
