@@ -64,6 +64,7 @@ static int cmd_info_json(const checkpoint *ck, const char *dtypes) {
     cJSON_AddNumberToObject(o, "layers", (double)c->n_layers);
     cJSON_AddNumberToObject(o, "hidden_size", (double)c->hidden_size);
     cJSON_AddNumberToObject(o, "heads", (double)c->n_heads);
+    cJSON_AddNumberToObject(o, "kv_heads", (double)c->n_kv_heads);
     cJSON_AddNumberToObject(o, "head_dim", (double)c->head_dim);
     cJSON_AddNumberToObject(o, "intermediate_size", (double)c->intermediate_size);
     cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
@@ -111,8 +112,8 @@ static int cmd_info_text(const checkpoint *ck, const char *dtypes) {
     printf("architecture:       %s\n", c->arch_name);
     printf("layers:             %lld\n", (long long)c->n_layers);
     printf("hidden size:        %lld\n", (long long)c->hidden_size);
-    printf("heads:              %lld (head dim %lld)\n", (long long)c->n_heads,
-           (long long)c->head_dim);
+    printf("heads:              %lld query, %lld key/value (head dim %lld)\n", (long long)c->n_heads,
+           (long long)c->n_kv_heads, (long long)c->head_dim);
     printf("intermediate size:  %lld\n", (long long)c->intermediate_size);
     printf("vocab size:         %lld\n", (long long)c->vocab_size);
     printf("max positions:      %lld\n", (long long)c->max_position_embeddings);
