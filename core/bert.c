@@ -65,14 +65,15 @@ void bert_layer_bind(const model_config *cfg, float *slot, bert_layer_weights *w
     w->ln2_b = parts[15];
 }
 
-status bert_layer_read(const checkpoint *ck, int layer, float *slot) {
+status bert_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_io *io) {
     const model_config *cfg = &ck->cfg;
     float *p = slot;
     for (int k = 0; k < BERT_N_LAYER_PARTS; k++) {
         char name[TENSOR_NAME_CAP];
         snprintf(name, sizeof name, "bert.encoder.layer.%d.%s", layer, bert_layer_parts[k].suffix);
         size_t numel = bert_part_numel(cfg, &bert_layer_parts[k]);
-        status st = checkpoint_read_f32(ck, name, p, numel);
+        status st = io ? direct_io_read_f32(io, ck, name, p, numel)
+                       : checkpoint_read_f32(ck, name, p, numel);
         if (st != STATUS_OK) return st;
         p += numel;
     }
@@ -93,7 +94,7 @@ static status bert_read_all(const checkpoint *ck, const bert_named_buffer *bufs,
     return STATUS_OK;
 }
 
-status bert_model_open(bert_model *m, const char *dir, int resident) {
+status bert_model_open_ex(bert_model *m, const char *dir, int resident, size_t embed_cache_rows) {
     memset(m, 0, sizeof *m);
     status st = checkpoint_open(&m->ck, dir);
     if (st != STATUS_OK) return st;
@@ -108,7 +109,8 @@ status bert_model_open(bert_model *m, const char *dir, int resident) {
     size_t P = (size_t)c->max_position_embeddings, T = (size_t)c->type_vocab_size;
     size_t C = (size_t)c->num_labels;
 
-    size_t embed_floats = V * H + P * H + T * H + 2 * H;
+    size_t word_floats = embed_cache_rows ? 0 : V * H;
+    size_t embed_floats = word_floats + P * H + T * H + 2 * H;
     m->embed_storage = mem_alloc(MEM_EMBEDDINGS, embed_floats * sizeof(float));
     size_t head_floats = H * H + H + C * H + C;
     m->head_storage = mem_alloc(MEM_WEIGHTS, head_floats * sizeof(float));
@@ -116,8 +118,8 @@ status bert_model_open(bert_model *m, const char *dir, int resident) {
         st = STATUS_ERR_NOMEM;
         goto fail;
     }
-    m->emb.word = m->embed_storage;
-    m->emb.pos = m->emb.word + V * H;
+    m->emb.word = embed_cache_rows ? NULL : m->embed_storage;
+    m->emb.pos = m->embed_storage + word_floats;
     m->emb.type = m->emb.pos + P * H;
     m->emb.ln_g = m->emb.type + T * H;
     m->emb.ln_b = m->emb.ln_g + H;
@@ -136,8 +138,19 @@ status bert_model_open(bert_model *m, const char *dir, int resident) {
         {"classifier.weight", &m->head.cls_w, C * H},
         {"classifier.bias", &m->head.cls_b, C},
     };
-    st = bert_read_all(&m->ck, bufs, sizeof bufs / sizeof bufs[0]);
+    // With the cache, the word table (first entry) is not read here.
+    size_t skip = embed_cache_rows ? 1 : 0;
+    st = bert_read_all(&m->ck, bufs + skip, sizeof bufs / sizeof bufs[0] - skip);
     if (st != STATUS_OK) goto fail;
+    if (embed_cache_rows) {
+        if (!(m->word_cache = mem_calloc(MEM_OTHER, sizeof *m->word_cache))) {
+            st = STATUS_ERR_NOMEM;
+            goto fail;
+        }
+        st = embed_cache_init(m->word_cache, &m->ck, "bert.embeddings.word_embeddings.weight",
+                              embed_cache_rows);
+        if (st != STATUS_OK) goto fail;
+    }
 
     if (resident) {
         size_t L = (size_t)c->n_layers, per = bert_layer_floats(c);
@@ -160,6 +173,8 @@ fail:
 }
 
 void bert_model_free(bert_model *m) {
+    if (m->word_cache) embed_cache_free(m->word_cache);
+    mem_free(m->word_cache);
     mem_free(m->embed_storage);
     mem_free(m->head_storage);
     mem_free(m->layer_storage);
@@ -227,19 +242,26 @@ void bert_workspace_free(bert_workspace *ws) {
     memset(ws, 0, sizeof *ws);
 }
 
-void bert_embed(const bert_model *m, const bert_batch *b, float *h) {
+status bert_embed(const bert_model *m, const bert_batch *b, float *h) {
     size_t H = (size_t)m->cfg.hidden_size;
+    // Cached: the word rows are gathered into h first, then summed in place
+    // in the same order (word + type + pos), so the result is bit-identical.
+    if (!m->emb.word) {
+        status st = embed_cache_gather(m->word_cache, b->ids, b->n_tok, h);
+        if (st != STATUS_OK) return st;
+    }
     for (size_t s = 0; s < b->n_seq; s++) {
         for (size_t p = 0; p < b->seq_len[s]; p++) {
             size_t t = b->seq_start[s] + p;
-            const float *we = m->emb.word + (size_t)b->ids[t] * H;
+            float *row = h + t * H;
+            const float *we = m->emb.word ? m->emb.word + (size_t)b->ids[t] * H : row;
             const float *pe = m->emb.pos + p * H;
             const float *te = m->emb.type + (size_t)b->type_ids[t] * H;
-            float *row = h + t * H;
             for (size_t j = 0; j < H; j++) row[j] = we[j] + te[j] + pe[j];
         }
     }
     ops_layernorm_rows(h, b->n_tok, H, m->emb.ln_g, m->emb.ln_b, (float)m->cfg.layer_norm_eps);
+    return STATUS_OK;
 }
 
 // Multi-head self-attention of each sequence over its own tokens:
@@ -342,7 +364,12 @@ status bert_forward_all_layers(const bert_model *m, const bert_batch *b, size_t 
         bert_workspace_free(&ws);
         return STATUS_ERR_NOMEM;
     }
-    bert_embed(m, b, h);
+    if ((st = bert_embed(m, b, h)) != STATUS_OK) {
+        mem_free(h);
+        mem_free(starts);
+        bert_workspace_free(&ws);
+        return st;
+    }
     bert_score_first_tokens(m, b, h, &ws, layer_scores);
     for (size_t l = 0; l < L; l++) {
         for (size_t s0 = 0; s0 < n; s0 += chunk) {

@@ -28,6 +28,8 @@
 #define GRATING_BERT_H
 
 #include "checkpoint.h"
+#include "direct_io.h"
+#include "embed_cache.h"
 #include "model_config.h"
 #include "status.h"
 
@@ -52,7 +54,7 @@ typedef struct {
 } bert_layer_weights;
 
 typedef struct {
-    float *word;  // (V, H)
+    float *word;  // (V, H); NULL when rows come from bert_model.word_cache
     float *pos;   // (P, H)
     float *type;  // (T, H)
     float *ln_g;  // (H,)
@@ -69,7 +71,8 @@ typedef struct {
 typedef struct {
     model_config cfg;
     checkpoint ck;
-    float *embed_storage;       // word + pos + type + LN, MEM_EMBEDDINGS
+    float *embed_storage;       // word (unless cached) + pos + type + LN, MEM_EMBEDDINGS
+    embed_cache *word_cache;    // word rows on demand when emb.word is NULL, else NULL
     float *head_storage;        // pooler + classifier, MEM_WEIGHTS
     float *layer_storage;       // (n_layers, bert_layer_floats), MEM_WEIGHTS; NULL if not resident
     bert_embeddings emb;
@@ -105,12 +108,21 @@ size_t bert_layer_floats(const model_config *cfg);
 // Points `w` into `slot` (bert_layer_floats floats).
 void bert_layer_bind(const model_config *cfg, float *slot, bert_layer_weights *w);
 
-// Reads layer `layer` from the checkpoint into `slot`.
-status bert_layer_read(const checkpoint *ck, int layer, float *slot);
+// Reads layer `layer` from the checkpoint into `slot`: buffered pread, or
+// with O_DIRECT through `io` (core/direct_io.h) when io != NULL.
+status bert_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_io *io);
+static inline status bert_layer_read(const checkpoint *ck, int layer, float *slot) {
+    return bert_layer_read_io(ck, layer, slot, NULL);
+}
 
 // Opens the checkpoint and reads embeddings, head and (when resident != 0)
 // all layers. With resident == 0 the caller loads layers into its own slots.
-status bert_model_open(bert_model *m, const char *dir, int resident);
+// embed_cache_rows == 0 reads the whole word-embedding table; > 0 keeps an
+// LRU of that many rows instead (core/embed_cache.h), read on a miss.
+status bert_model_open_ex(bert_model *m, const char *dir, int resident, size_t embed_cache_rows);
+static inline status bert_model_open(bert_model *m, const char *dir, int resident) {
+    return bert_model_open_ex(m, dir, resident, 0);
+}
 static inline status bert_model_load(bert_model *m, const char *dir) {
     return bert_model_open(m, dir, 1);
 }
@@ -124,7 +136,8 @@ status bert_workspace_init(bert_workspace *ws, const model_config *cfg, size_t m
 void bert_workspace_free(bert_workspace *ws);
 
 // h (n_tok, H) = LayerNorm(word[id] + pos[position in sequence] + type[type id]).
-void bert_embed(const bert_model *m, const bert_batch *b, float *h);
+// Fails only with the embedding cache (a miss whose read fails).
+status bert_embed(const bert_model *m, const bert_batch *b, float *h);
 
 // One encoder layer, in place, over the sequences of `b` whose tokens are
 // h[0 .. b->n_tok) (seq_start relative to h). n_tok <= ws->max_tok.

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static const char CHECKPOINT_SINGLE[] = "model.safetensors";
 static const char CHECKPOINT_INDEX[] = "model.safetensors.index.json";
@@ -371,4 +373,19 @@ uint64_t checkpoint_param_count(const checkpoint *ck) {
     for (size_t i = 0; i < ck->n_specs; i++)
         n += (uint64_t)tensor_spec_numel(&ck->specs[i]);
     return n;
+}
+
+status checkpoint_drop_page_cache(const checkpoint *ck) {
+    for (size_t i = 0; i < ck->n_shards; i++) {
+        const safetensors_file *f = &ck->shards[i];
+        if (fdatasync(f->fd) != 0 && errno != EINVAL) // EINVAL: nothing to sync on this fs
+            return status_fail(STATUS_ERR_IO, "%s: fdatasync before dropping the page cache: %s",
+                               f->path, strerror(errno));
+        int e = posix_fadvise(f->fd, 0, 0, POSIX_FADV_DONTNEED); // returns the error number
+        if (e != 0)
+            return status_fail(STATUS_ERR_IO,
+                               "%s: posix_fadvise(POSIX_FADV_DONTNEED) to drop the page cache: %s",
+                               f->path, strerror(e));
+    }
+    return STATUS_OK;
 }

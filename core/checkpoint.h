@@ -100,6 +100,15 @@ status checkpoint_layer_bytes(const checkpoint *ck, int layer, checkpoint_bytes 
 checkpoint_bytes checkpoint_embedding_bytes(const checkpoint *ck);
 checkpoint_bytes checkpoint_head_bytes(const checkpoint *ck);
 
+// Cold-cache runs: drops the page-cache pages of every weight file (shard)
+// so that the next reads come from the disk, as on a first run after boot.
+// Per shard: fdatasync (dirty pages, e.g. of a just-written checkpoint, are
+// not dropped) then posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED). Needs no
+// privileges (unlike /proc/sys/vm/drop_caches) and touches only these files.
+// Pages mapped by another process stay; on tmpfs the pages are the file, so
+// nothing is dropped (core/direct_io.h: direct_io_cached_bytes checks).
+status checkpoint_drop_page_cache(const checkpoint *ck);
+
 // Number of parameters of the architecture (sum of spec sizes; extra stored
 // buffers such as position_ids are not parameters).
 uint64_t checkpoint_param_count(const checkpoint *ck);

@@ -245,8 +245,9 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
 
     if (win) weight_window_begin(win); // the I/O thread reads layer 1 while embeddings run
     double t0 = engine_now();
-    reranker_embed(m, b, h);
+    st = reranker_embed(m, b, h); // may read embedding rows (cache misses)
     r->embed_seconds = engine_now() - t0;
+    if (st != STATUS_OK) goto done;
     for (size_t l = 0;; l++) {
         // Provisional scores of the active candidates after layer l.
         reranker_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};

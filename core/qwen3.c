@@ -82,22 +82,23 @@ void qwen3_layer_bind(const model_config *cfg, float *slot, qwen3_layer_weights 
     w->wdown = parts[10];
 }
 
-status qwen3_layer_read(const checkpoint *ck, int layer, float *slot) {
+status qwen3_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_io *io) {
     const model_config *cfg = &ck->cfg;
     float *p = slot;
     for (int k = 0; k < QWEN3_N_LAYER_PARTS; k++) {
         char name[TENSOR_NAME_CAP];
         snprintf(name, sizeof name, "model.layers.%d.%s", layer, qwen3_layer_parts[k].suffix);
         size_t numel = qwen3_part_numel(cfg, qwen3_layer_parts[k].kind);
-        status st = checkpoint_read_f32(ck, name, p, numel);
+        status st = io ? direct_io_read_f32(io, ck, name, p, numel)
+                       : checkpoint_read_f32(ck, name, p, numel);
         if (st != STATUS_OK) return st;
         p += numel;
     }
     return STATUS_OK;
 }
 
-status qwen3_model_open(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
-                        int resident) {
+status qwen3_model_open_ex(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
+                           int resident, size_t embed_cache_rows) {
     memset(m, 0, sizeof *m);
     status st = checkpoint_open(&m->ck, dir);
     if (st != STATUS_OK) return st;
@@ -129,16 +130,21 @@ status qwen3_model_open(qwen3_model *m, const char *dir, int32_t yes_id, int32_t
     m->no_id = no_id;
     size_t H = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
 
-    m->embed = mem_alloc(MEM_EMBEDDINGS, V * H * sizeof(float));
+    if (embed_cache_rows)
+        m->word_cache = mem_calloc(MEM_OTHER, sizeof *m->word_cache);
+    else
+        m->embed = mem_alloc(MEM_EMBEDDINGS, V * H * sizeof(float));
     m->head_storage = mem_alloc(MEM_WEIGHTS, 3 * H * sizeof(float));
-    if (!m->embed || !m->head_storage) {
+    if ((!m->embed && !m->word_cache) || !m->head_storage) {
         st = status_wrap(STATUS_ERR_NOMEM, "%s", dir);
         goto fail;
     }
     m->final_norm = m->head_storage;
     m->yes_no = m->head_storage + H;
     const char *head = c->tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight";
-    if ((st = checkpoint_read_f32(&m->ck, "model.embed_tokens.weight", m->embed, V * H)) ||
+    if ((st = m->embed ? checkpoint_read_f32(&m->ck, "model.embed_tokens.weight", m->embed, V * H)
+                       : embed_cache_init(m->word_cache, &m->ck, "model.embed_tokens.weight",
+                                          embed_cache_rows)) ||
         (st = checkpoint_read_f32(&m->ck, "model.norm.weight", m->final_norm, H)) ||
         (st = checkpoint_read_f32_range(&m->ck, head, (size_t)yes_id * H, H, m->yes_no)) ||
         (st = checkpoint_read_f32_range(&m->ck, head, (size_t)no_id * H, H, m->yes_no + H)))
@@ -165,6 +171,8 @@ fail:
 }
 
 void qwen3_model_free(qwen3_model *m) {
+    if (m->word_cache) embed_cache_free(m->word_cache);
+    mem_free(m->word_cache);
     mem_free(m->embed);
     mem_free(m->head_storage);
     mem_free(m->layer_storage);
@@ -246,10 +254,12 @@ void qwen3_workspace_free(qwen3_workspace *ws) {
     memset(ws, 0, sizeof *ws);
 }
 
-void qwen3_embed(const qwen3_model *m, const qwen3_batch *b, float *h) {
+status qwen3_embed(const qwen3_model *m, const qwen3_batch *b, float *h) {
+    if (!m->embed) return embed_cache_gather(m->word_cache, b->ids, b->n_tok, h);
     size_t H = (size_t)m->cfg.hidden_size;
     for (size_t t = 0; t < b->n_tok; t++)
         memcpy(h + t * H, m->embed + (size_t)b->ids[t] * H, H * sizeof *h);
+    return STATUS_OK;
 }
 
 // Causal grouped-query attention of each sequence over its own tokens:
@@ -410,7 +420,7 @@ status qwen3_forward_all_layers(const qwen3_model *m, const qwen3_batch *b, size
         st = status_wrap(STATUS_ERR_NOMEM, "qwen3 forward of %zu tokens", b->n_tok);
         goto done;
     }
-    qwen3_embed(m, b, h);
+    if ((st = qwen3_embed(m, b, h))) goto done;
     if ((st = qwen3_score_last_tokens(m, b, h, &ws, layer_scores))) goto done;
     for (size_t l = 0; l < L; l++) {
         for (size_t s0 = 0; s0 < n; s0 += chunk) {

@@ -72,6 +72,8 @@
 #define GRATING_QWEN3_H
 
 #include "checkpoint.h"
+#include "direct_io.h"
+#include "embed_cache.h"
 #include "model_config.h"
 #include "status.h"
 
@@ -100,7 +102,8 @@ typedef struct {
     model_config cfg;
     checkpoint ck;
     int32_t yes_id, no_id;
-    float *embed;         // (V, H) embed_tokens, MEM_EMBEDDINGS
+    float *embed;         // (V, H) embed_tokens, MEM_EMBEDDINGS; NULL when cached
+    embed_cache *word_cache; // embed_tokens rows on demand when embed is NULL, else NULL
     float *head_storage;  // final norm + yes/no rows, MEM_WEIGHTS
     float *final_norm;    // (H,) model.norm
     float *yes_no;        // (2, H) LM-head rows of "yes" then "no"
@@ -142,15 +145,26 @@ size_t qwen3_layer_floats(const model_config *cfg);
 // Points `w` into `slot` (qwen3_layer_floats floats).
 void qwen3_layer_bind(const model_config *cfg, float *slot, qwen3_layer_weights *w);
 
-// Reads layer `layer` from the checkpoint into `slot`.
-status qwen3_layer_read(const checkpoint *ck, int layer, float *slot);
+// Reads layer `layer` from the checkpoint into `slot`: buffered pread, or
+// with O_DIRECT through `io` (core/direct_io.h) when io != NULL.
+status qwen3_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_io *io);
+static inline status qwen3_layer_read(const checkpoint *ck, int layer, float *slot) {
+    return qwen3_layer_read_io(ck, layer, slot, NULL);
+}
 
 // Opens the checkpoint (architecture Qwen3ForCausalLM), checks the yes/no ids
 // (inside the vocabulary, distinct), reads the embeddings, the final norm, the
 // two LM-head rows and (when resident != 0) all layers. With resident == 0 the
 // caller loads layers into its own slots. On failure nothing needs freeing.
-status qwen3_model_open(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
-                        int resident);
+// embed_cache_rows == 0 reads the whole embed_tokens table; > 0 keeps an LRU
+// of that many rows instead (core/embed_cache.h), read on a miss. The yes/no
+// LM-head rows are read from the checkpoint either way.
+status qwen3_model_open_ex(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
+                           int resident, size_t embed_cache_rows);
+static inline status qwen3_model_open(qwen3_model *m, const char *dir, int32_t yes_id,
+                                      int32_t no_id, int resident) {
+    return qwen3_model_open_ex(m, dir, yes_id, no_id, resident, 0);
+}
 void qwen3_model_free(qwen3_model *m);
 
 // Checks ids and lengths against the config (vocabulary, max positions, packing).
@@ -160,8 +174,9 @@ status qwen3_workspace_init(qwen3_workspace *ws, const model_config *cfg, size_t
                             size_t max_seq_len, size_t max_seqs);
 void qwen3_workspace_free(qwen3_workspace *ws);
 
-// h (n_tok, H) = embed_tokens[ids].
-void qwen3_embed(const qwen3_model *m, const qwen3_batch *b, float *h);
+// h (n_tok, H) = embed_tokens[ids]. Fails only with the embedding cache (a
+// miss whose read fails).
+status qwen3_embed(const qwen3_model *m, const qwen3_batch *b, float *h);
 
 // One decoder layer, in place, over the sequences of `b` whose tokens are
 // h[0 .. b->n_tok) (seq_start relative to h). Fails with STATUS_ERR_ARG when

@@ -11,7 +11,20 @@ static qwen3_batch reranker_qwen_batch(const reranker_batch *b) {
     return q;
 }
 
-static status reranker_open_mode(reranker *r, const char *dir, const char *instruction, int resident) {
+// The O_DIRECT reader of the streamed layers when asked for; closes r on failure.
+static status reranker_open_direct(reranker *r, const reranker_options *opt) {
+    if (!opt->direct_io) return STATUS_OK;
+    const checkpoint *ck = r->arch == MODEL_ARCH_BERT_SEQ_CLS ? &r->bert.ck : &r->qwen.ck;
+    status st = STATUS_ERR_NOMEM;
+    if ((r->dio = mem_calloc(MEM_OTHER, sizeof *r->dio)) &&
+        (st = direct_io_open(r->dio, ck, DIRECT_IO_DEFAULT_STAGING)) == STATUS_OK)
+        return STATUS_OK;
+    reranker_close(r);
+    return st;
+}
+
+status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
+                        const reranker_options *opt) {
     memset(r, 0, sizeof *r);
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", dir);
@@ -19,13 +32,14 @@ static status reranker_open_mode(reranker *r, const char *dir, const char *instr
     if (st != STATUS_OK) return st;
     r->arch = r->cfg.arch;
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
-        if ((st = bert_model_open(&r->bert, dir, resident)) != STATUS_OK) return st;
+        if ((st = bert_model_open_ex(&r->bert, dir, opt->resident_layers, opt->embed_cache_rows)))
+            return st;
         if ((st = wordpiece_load(&r->wp, dir)) != STATUS_OK) {
             bert_model_free(&r->bert);
             return st;
         }
         r->tokenizer_source = r->wp.source;
-        return STATUS_OK;
+        return reranker_open_direct(r, opt);
     }
     // Qwen3: the tokenizer first (it gives the yes/no ids of the head).
     if ((st = bpe_load(&r->bpe_tok, dir)) != STATUS_OK) return st;
@@ -33,7 +47,8 @@ static status reranker_open_mode(reranker *r, const char *dir, const char *instr
         bpe_free(&r->bpe_tok);
         return st;
     }
-    if ((st = qwen3_model_open(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id, resident)) != STATUS_OK) {
+    if ((st = qwen3_model_open_ex(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id,
+                                  opt->resident_layers, opt->embed_cache_rows))) {
         qwen_prompt_free(&r->prompt);
         bpe_free(&r->bpe_tok);
         return st;
@@ -43,15 +58,21 @@ static status reranker_open_mode(reranker *r, const char *dir, const char *instr
         return status_fail(STATUS_ERR_NOMEM, "out of memory");
     }
     r->tokenizer_source = r->bpe_tok.source;
-    return STATUS_OK;
+    return reranker_open_direct(r, opt);
 }
 
 status reranker_open(reranker *r, const char *dir, const char *instruction) {
-    return reranker_open_mode(r, dir, instruction, 1);
+    reranker_options opt = {.resident_layers = 1, .embed_cache_rows = 0};
+    return reranker_open_ex(r, dir, instruction, &opt);
 }
 
 status reranker_open_streamed(reranker *r, const char *dir, const char *instruction) {
-    return reranker_open_mode(r, dir, instruction, 0);
+    reranker_options opt = {.resident_layers = 0, .embed_cache_rows = 0};
+    return reranker_open_ex(r, dir, instruction, &opt);
+}
+
+embed_cache *reranker_embed_cache(const reranker *r) {
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? r->bert.word_cache : r->qwen.word_cache;
 }
 
 int reranker_layers_resident(const reranker *r) {
@@ -64,8 +85,8 @@ size_t reranker_layer_floats(const reranker *r) {
 
 status reranker_layer_read(void *ctx, int layer, float *slot) {
     const reranker *r = ctx;
-    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_read(&r->bert.ck, layer, slot)
-                                              : qwen3_layer_read(&r->qwen.ck, layer, slot);
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_read_io(&r->bert.ck, layer, slot, r->dio)
+                                              : qwen3_layer_read_io(&r->qwen.ck, layer, slot, r->dio);
 }
 
 status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
@@ -91,6 +112,8 @@ void reranker_close(reranker *r) {
         qwen_prompt_free(&r->prompt);
         bpe_free(&r->bpe_tok);
     }
+    if (r->dio) direct_io_close(r->dio);
+    mem_free(r->dio);
     free(r->instruction);
     memset(r, 0, sizeof *r);
 }
@@ -180,13 +203,10 @@ void reranker_workspace_free(reranker_workspace *ws) {
         qwen3_workspace_free(&ws->qwen);
 }
 
-void reranker_embed(const reranker *r, const reranker_batch *b, float *h) {
-    if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
-        bert_embed(&r->bert, b, h);
-    } else {
-        qwen3_batch q = reranker_qwen_batch(b);
-        qwen3_embed(&r->qwen, &q, h);
-    }
+status reranker_embed(const reranker *r, const reranker_batch *b, float *h) {
+    if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) return bert_embed(&r->bert, b, h);
+    qwen3_batch q = reranker_qwen_batch(b);
+    return qwen3_embed(&r->qwen, &q, h);
 }
 
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,

@@ -48,6 +48,7 @@ typedef struct {
     bpe bpe_tok;
     qwen_prompt prompt;
     const char *tokenizer_source; // the file the vocabulary came from
+    direct_io *dio; // O_DIRECT reader of streamed layers (reranker_options.direct_io), or NULL
 } reranker;
 
 typedef struct {
@@ -66,13 +67,38 @@ typedef struct {
     qwen3_workspace qwen;
 } reranker_workspace;
 
-// Opens model + tokenizer of a Hugging Face folder; all layers resident.
+// How much of the model is kept in memory.
+typedef struct {
+    // 1: every layer is read at open (the in-memory baseline); 0: layers are
+    // streamed through a weight_window (reranker_layer_read fills its slots).
+    int resident_layers;
+    // 0: the whole word-embedding table is read at open; > 0: an LRU of this
+    // many rows read from the checkpoint on a miss (core/embed_cache.h).
+    size_t embed_cache_rows;
+    // 1: reranker_layer_read (the weight window's reads) uses O_DIRECT
+    // (core/direct_io.h) instead of buffered pread; layers read at open and
+    // embedding rows stay buffered. Fails at open on filesystems without
+    // O_DIRECT. reranker_layer_read must then not run on two threads at once
+    // (one staging buffer): one weight window per reranker.
+    int direct_io;
+} reranker_options;
+
+// Opens model + tokenizer of a Hugging Face folder as `opt` says.
 // `instruction` is used by instruction-following rerankers (Qwen3), NULL =
-// the default; BERT ignores it.
+// the default; BERT ignores it. On failure nothing needs closing.
+//
+//     reranker_options opt = {.resident_layers = 0,
+//                             .embed_cache_rows = embed_cache_rows_for_fraction(V, 0.10)};
+//     if (reranker_open_ex(&r, dir, NULL, &opt) != STATUS_OK) ...
+status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
+                        const reranker_options *opt);
+// All layers resident, full embedding table.
 status reranker_open(reranker *r, const char *dir, const char *instruction);
-// The same without reading the layers: they are streamed through a
-// weight_window (reranker_layer_read fills its slots).
+// Layers streamed, full embedding table.
 status reranker_open_streamed(reranker *r, const char *dir, const char *instruction);
+// The embedding cache, or NULL when the full table is resident (for its
+// statistics: hits, misses, read_seconds; embed_cache_reset_stats per query).
+embed_cache *reranker_embed_cache(const reranker *r);
 // 1 when the layers are in memory (reranker_open).
 int reranker_layers_resident(const reranker *r);
 // Floats of one layer slot, and the reader a weight_window calls
@@ -95,7 +121,8 @@ status reranker_batch_validate(const reranker *r, const reranker_batch *b);
 status reranker_workspace_init(const reranker *r, reranker_workspace *ws, size_t max_tok,
                                size_t max_seq_len, size_t max_seqs);
 void reranker_workspace_free(reranker_workspace *ws);
-void reranker_embed(const reranker *r, const reranker_batch *b, float *h);
+// Fails only with the embedding cache (a miss whose read fails).
+status reranker_embed(const reranker *r, const reranker_batch *b, float *h);
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws);
 // One layer with its weights in `slot` (reranker_layer_floats floats, as
