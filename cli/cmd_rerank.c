@@ -5,8 +5,10 @@
  */
 #include "cli.h"
 
+#include "direct_io.h"
 #include "engine.h"
 #include "mem.h"
+#include "mem_timeline.h"
 #include "json_file.h"
 #include "policy.h"
 
@@ -15,14 +17,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+static double rerank_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static void rerank_usage(FILE *out) {
     fprintf(out,
             "usage: grating rerank --model DIR (--query Q | --queries FILE --qid ID) --docs FILE\n"
             "                      --top-k K [--policy NAME] [--policy-args JSON] [--chunk C]\n"
             "                      [--doc-ids LIST] [--max-len N] [--json] [--trec FILE]\n"
-            "                      [--trec-qid QID] [--run-tag TAG]\n"
+            "                      [--trec-qid QID] [--run-tag TAG] [--window W|all] [--direct-io]\n"
+            "                      [--embed-cache FRACTION|ROWS] [--cold]\n"
+            "                      [--memory-timeline FILE.csv [--timeline-ms MS] [--label TEXT]]\n"
             "       grating rerank --list-policies\n\n"
             "Runs all candidates layer by layer; before every layer the policy selects, drops\n"
             "or defers each active candidate. Prints the top-K and what was computed.\n\n"
@@ -33,6 +44,18 @@ static void rerank_usage(FILE *out) {
             "  --window W|all     layer weights: `all` resident (default); W slots streamed from the\n"
             "                     checkpoint (1 = read each layer right before it runs; 2 = an I/O\n"
             "                     thread reads layer l+1 while layer l computes; >2 deeper prefetch)\n"
+            "  --direct-io        streamed layers are read with O_DIRECT (no page cache); needs\n"
+            "                     --window W and a filesystem that supports it\n"
+            "  --embed-cache F|R  keep only an LRU of embedding rows, read from the checkpoint on a\n"
+            "                     miss: a fraction of the vocabulary (0.1 or 10%%) or a number of\n"
+            "                     rows (15000); default: the whole table in memory\n"
+            "  --cold             drop the checkpoint files from the page cache before loading\n"
+            "                     (fdatasync + posix_fadvise DONTNEED), so weights come from disk\n"
+            "  --memory-timeline FILE.csv  sample memory during the run; writes FILE.csv\n"
+            "                     (system,t_ms,bytes: allocator total) and FILE-categories.csv\n"
+            "                     (per category and RSS)\n"
+            "  --timeline-ms MS   sampling period (default 5)\n"
+            "  --label TEXT       the `system` column of the timeline (default: grating)\n"
             "  --json             machine-readable output\n"
             "  --trec FILE        also write every candidate as a TREC run line; scores encode the\n"
             "                     final order (N - position), so candidates that left early score\n"
@@ -64,14 +87,83 @@ static status rerank_write_trec(const char *path, const char *qid, const char *t
     return STATUS_OK;
 }
 
+// --embed-cache: a fraction of the vocabulary ("0.1", "10%") into *fraction,
+// or a number of rows ("15000") into *rows. 0 on malformed input.
+static int rerank_parse_embed_cache(const char *text, double *fraction, size_t *rows) {
+    char *end;
+    errno = 0;
+    *fraction = 0.0;
+    *rows = 0;
+    if (strchr(text, '.') || strchr(text, '%')) {
+        double f = strtod(text, &end);
+        if (*end == '%') f /= 100.0, end++;
+        if (*end || errno || !(f > 0.0 && f <= 1.0)) return 0;
+        *fraction = f;
+        return 1;
+    }
+    long long n = strtoll(text, &end, 10);
+    if (end == text || *end || errno || n < 1) return 0;
+    *rows = (size_t)n;
+    return 1;
+}
+
+// Rows of the cache for the model's vocabulary (a fraction, or rows capped
+// at the vocabulary).
+static status rerank_embed_cache_rows(const char *model_dir, double fraction, size_t *rows) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/config.json", model_dir);
+    model_config cfg;
+    status st = model_config_load(&cfg, path);
+    if (st != STATUS_OK) return st;
+    size_t vocab = (size_t)cfg.vocab_size;
+    *rows = fraction > 0.0 ? embed_cache_rows_for_fraction(vocab, fraction)
+                           : *rows < vocab ? *rows : vocab;
+    return STATUS_OK;
+}
+
+// Drops the checkpoint's weight files from the page cache (--cold); reports
+// how many of their bytes were cached before and after.
+static status rerank_drop_cache(const char *model_dir, uint64_t *before, uint64_t *after) {
+    checkpoint ck;
+    status st = checkpoint_open(&ck, model_dir);
+    if (st != STATUS_OK) return st;
+    *before = *after = 0;
+    for (int pass = 0; pass < 2 && st == STATUS_OK; pass++) {
+        if (pass == 1) st = checkpoint_drop_page_cache(&ck);
+        for (size_t i = 0; i < ck.n_shards && st == STATUS_OK; i++) {
+            uint64_t cached, size;
+            st = direct_io_cached_bytes(ck.shards[i].path, &cached, &size);
+            *(pass ? after : before) += cached;
+        }
+    }
+    checkpoint_close(&ck);
+    return st;
+}
+
+// FILE.csv -> FILE-categories.csv; a name without .csv gets -categories.csv appended.
+static void rerank_categories_path(const char *path, char *out, size_t cap) {
+    size_t n = strlen(path);
+    if (n > 4 && strcmp(path + n - 4, ".csv") == 0) n -= 4;
+    snprintf(out, cap, "%.*s-categories.csv", (int)n, path);
+}
+
 static cJSON *rerank_number(double v) {
     char buf[64];
     snprintf(buf, sizeof buf, "%.9g", v);
     return cJSON_CreateRaw(buf);
 }
 
+// What the run did besides the forward, for the statistics.
+typedef struct {
+    const embed_cache *ec; // NULL: full embedding table
+    int cold;              // page cache dropped before loading
+    uint64_t cached_before, cached_after;
+    double load_seconds;
+} rerank_extra;
+
 static void rerank_print_json(const doc_list *docs, const engine_result *r, size_t k,
-                              const char *policy_name, cJSON *params) {
+                              const char *policy_name, cJSON *params, const rerank_extra *x) {
+    const embed_cache *ec = x->ec;
     cJSON *root = cJSON_CreateObject();
     cJSON *pol = cJSON_AddObjectToObject(root, "policy");
     cJSON_AddStringToObject(pol, "name", policy_name);
@@ -110,6 +202,21 @@ static void rerank_print_json(const doc_list *docs, const engine_result *r, size
         cJSON_AddItemToArray(rs, rerank_number(r->read_seconds[l]));
         cJSON_AddItemToArray(ws, rerank_number(r->wait_seconds[l]));
     }
+    if (ec) {
+        cJSON *o = cJSON_AddObjectToObject(stats, "embedding_cache");
+        cJSON_AddNumberToObject(o, "rows", (double)ec->capacity);
+        cJSON_AddNumberToObject(o, "bytes", (double)embed_cache_bytes(ec));
+        cJSON_AddNumberToObject(o, "hits", (double)ec->hits);
+        cJSON_AddNumberToObject(o, "misses", (double)ec->misses);
+        cJSON_AddItemToObject(o, "hit_rate", rerank_number(embed_cache_hit_rate(ec)));
+        cJSON_AddItemToObject(o, "read_seconds", rerank_number(ec->read_seconds));
+    }
+    cJSON_AddItemToObject(stats, "load_seconds", rerank_number(x->load_seconds));
+    if (x->cold) {
+        cJSON *o = cJSON_AddObjectToObject(stats, "cold");
+        cJSON_AddNumberToObject(o, "page_cache_bytes_before", (double)x->cached_before);
+        cJSON_AddNumberToObject(o, "page_cache_bytes_after", (double)x->cached_after);
+    }
     cJSON *mem = cJSON_AddObjectToObject(root, "memory_peak_bytes");
     for (int c = 0; c < MEM_N_CATEGORIES; c++)
         cJSON_AddNumberToObject(mem, mem_category_name((mem_category)c), (double)mem_peak_bytes((mem_category)c));
@@ -122,7 +229,9 @@ static void rerank_print_json(const doc_list *docs, const engine_result *r, size
 }
 
 static void rerank_print_table(const doc_list *docs, const engine_result *r, size_t k,
-                               const char *policy_name, const cJSON *params) {
+                               const char *policy_name, const cJSON *params,
+                               const rerank_extra *x) {
+    const embed_cache *ec = x->ec;
     char *p = cJSON_PrintUnformatted(params);
     printf("policy %s %s, K = %zu of N = %zu\n\n", policy_name, p ? p : "{}", k, r->n);
     free(p);
@@ -145,6 +254,16 @@ static void rerank_print_table(const doc_list *docs, const engine_result *r, siz
            "weight reads %.1f, exposed wait %.1f)\n",
            r->total_seconds * 1e3, r->embed_seconds * 1e3, layers * 1e3, r->score_seconds * 1e3,
            r->policy_seconds * 1e3, read * 1e3, wait * 1e3);
+    if (x->cold)
+        printf("cold: page cache of the checkpoint dropped before loading (%.1f MiB cached "
+               "before, %.1f MiB after); model loaded in %.1f ms\n",
+               x->cached_before / 1048576.0, x->cached_after / 1048576.0, x->load_seconds * 1e3);
+    if (ec)
+        printf("embedding cache: %zu rows (%.1f MiB), hit rate %.1f%% (%llu hits, %llu misses), "
+               "embedding read time %.1f ms\n",
+               ec->capacity, embed_cache_bytes(ec) / 1048576.0, 100.0 * embed_cache_hit_rate(ec),
+               (unsigned long long)ec->hits, (unsigned long long)ec->misses,
+               ec->read_seconds * 1e3);
     printf("memory peaks (MiB): weights %.1f, embeddings %.1f, hidden %.1f, activations %.1f, "
            "other %.1f, allocator total %.1f, RSS %.1f\n",
            mem_peak_bytes(MEM_WEIGHTS) / 1048576.0, mem_peak_bytes(MEM_EMBEDDINGS) / 1048576.0,
@@ -157,9 +276,10 @@ int cmd_rerank(int argc, char **argv) {
     const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
     const char *docs_path = NULL, *doc_ids = NULL, *policy_name = "none", *policy_args = NULL;
     const char *trec = NULL, *trec_qid = NULL, *run_tag = NULL, *window = "all";
-    const char *instruction = NULL;
-    long max_len = 512, chunk = 0, k = 0;
-    int json = 0, max_len_given = 0;
+    const char *instruction = NULL, *embed_cache_arg = NULL, *timeline_path = NULL;
+    const char *label = "grating";
+    long max_len = 512, chunk = 0, k = 0, timeline_ms = 5;
+    int json = 0, max_len_given = 0, cold = 0, direct = 0;
     static const struct option opts[] = {
         {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},       {"query", required_argument, 0, 'q'},
         {"queries", required_argument, 0, 'Q'},     {"qid", required_argument, 0, 'i'},
@@ -168,7 +288,11 @@ int cmd_rerank(int argc, char **argv) {
         {"top-k", required_argument, 0, 'k'},       {"policy", required_argument, 0, 'p'},
         {"policy-args", required_argument, 0, 'a'}, {"json", no_argument, 0, 'j'},
         {"trec", required_argument, 0, 't'},        {"trec-qid", required_argument, 0, 'T'},
-        {"run-tag", required_argument, 0, 'g'},     {"window", required_argument, 0, 'W'},     {"list-policies", no_argument, 0, 'L'},
+        {"run-tag", required_argument, 0, 'g'},     {"window", required_argument, 0, 'W'},
+        {"list-policies", no_argument, 0, 'L'},     {"embed-cache", required_argument, 0, 'E'},
+        {"cold", no_argument, 0, 'C'},              {"direct-io", no_argument, 0, 'O'},
+        {"memory-timeline", required_argument, 0, 'M'},
+        {"timeline-ms", required_argument, 0, 'P'}, {"label", required_argument, 0, 'B'},
         {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -191,6 +315,12 @@ int cmd_rerank(int argc, char **argv) {
         case 'T': trec_qid = optarg; break;
         case 'g': run_tag = optarg; break;
         case 'W': window = optarg; break;
+        case 'E': embed_cache_arg = optarg; break;
+        case 'C': cold = 1; break;
+        case 'O': direct = 1; break;
+        case 'M': timeline_path = optarg; break;
+        case 'P': target = &timeline_ms; break;
+        case 'B': label = optarg; break;
         case 'L': rerank_list_policies(); return 0;
         case 'l': target = &max_len, min = 3, max_len_given = 1; break;
         case 'c': target = &chunk; break;
@@ -203,7 +333,11 @@ int cmd_rerank(int argc, char **argv) {
             *target = strtol(optarg, &end, 10);
             if (*end || errno || *target < min) {
                 fprintf(stderr, "grating rerank: --%s must be an integer >= %ld, got '%s'\n",
-                        c == 'l' ? "max-len" : c == 'c' ? "chunk" : "top-k", min, optarg);
+                        c == 'l'   ? "max-len"
+                        : c == 'c' ? "chunk"
+                        : c == 'P' ? "timeline-ms"
+                                   : "top-k",
+                        min, optarg);
                 return 2;
             }
         }
@@ -216,6 +350,18 @@ int cmd_rerank(int argc, char **argv) {
                     window);
             return 2;
         }
+    }
+    double cache_fraction = 0.0;
+    size_t cache_rows = 0;
+    if (embed_cache_arg && !rerank_parse_embed_cache(embed_cache_arg, &cache_fraction, &cache_rows)) {
+        fprintf(stderr, "grating rerank: --embed-cache must be a fraction of the vocabulary in "
+                        "(0, 1] (0.1 or 10%%) or a number of rows >= 1, got '%s'\n",
+                embed_cache_arg);
+        return 2;
+    }
+    if (direct && !n_slots) {
+        fprintf(stderr, "grating rerank: --direct-io applies to streamed layers: give --window W\n");
+        return 2;
     }
     if (optind < argc || !model_dir || !docs_path || (!query_text == !queries) ||
         (queries && !qid) || k == 0) {
@@ -236,6 +382,9 @@ int cmd_rerank(int argc, char **argv) {
     engine_result r = {0};
     weight_window win = {0};
     int win_open = 0;
+    mem_timeline tl = {0};
+    rerank_extra extra = {.cold = cold};
+    reranker_options ropt = {.resident_layers = n_slots == 0, .direct_io = direct};
     status st;
     if (policy_args && (st = json_parse_text("--policy-args", policy_args, strlen(policy_args), &params)))
         goto done;
@@ -247,9 +396,21 @@ int cmd_rerank(int argc, char **argv) {
                          docs.n, docs_path);
         goto done;
     }
-    if ((st = n_slots ? reranker_open_streamed(&model, model_dir, instruction)
-                      : reranker_open(&model, model_dir, instruction)))
+    ropt.embed_cache_rows = cache_rows;
+    if (embed_cache_arg &&
+        (st = rerank_embed_cache_rows(model_dir, cache_fraction, &ropt.embed_cache_rows)))
         goto done;
+    if (cold && (st = rerank_drop_cache(model_dir, &extra.cached_before, &extra.cached_after)))
+        goto done;
+    // The timeline covers loading too (the in-memory baseline's peak is there).
+    if (timeline_path && ((st = mem_timeline_init(&tl, (double)timeline_ms,
+                                                  MEM_TIMELINE_DEFAULT_CAPACITY)) ||
+                          (st = mem_timeline_start(&tl))))
+        goto done;
+    double t_load = rerank_now();
+    if ((st = reranker_open_ex(&model, model_dir, instruction, &ropt))) goto done;
+    extra.load_seconds = rerank_now() - t_load;
+    extra.ec = reranker_embed_cache(&model);
     model_open = 1;
     if (n_slots) {
         if ((st = weight_window_init(&win, (size_t)n_slots, reranker_layer_floats(&model),
@@ -264,6 +425,14 @@ int cmd_rerank(int argc, char **argv) {
     reranker_batch b = cli_batch_view(&s);
     engine_options opt = {.k = (size_t)k, .chunk = (size_t)chunk, .window = win_open ? &win : NULL};
     if ((st = engine_run(&model, &b, pol, &opt, &r)) != STATUS_OK) goto done;
+    if (timeline_path) {
+        char cat_path[4300];
+        rerank_categories_path(timeline_path, cat_path, sizeof cat_path);
+        mem_timeline_stop(&tl);
+        if ((st = mem_timeline_write_csv(&tl, timeline_path, label, 0)) ||
+            (st = mem_timeline_write_categories_csv(&tl, cat_path, label, 0)))
+            goto done;
+    }
     if (trec) {
         char tag[256];
         snprintf(tag, sizeof tag, "grating-%s", policy_name);
@@ -272,15 +441,16 @@ int cmd_rerank(int argc, char **argv) {
         if (st != STATUS_OK) goto done;
     }
     if (json)
-        rerank_print_json(&docs, &r, (size_t)k, policy_name, policy_describe(pol));
+        rerank_print_json(&docs, &r, (size_t)k, policy_name, policy_describe(pol), &extra);
     else {
         cJSON *eff = policy_describe(pol);
-        rerank_print_table(&docs, &r, (size_t)k, policy_name, eff);
+        rerank_print_table(&docs, &r, (size_t)k, policy_name, eff, &extra);
         cJSON_Delete(eff);
     }
     rc = 0;
 done:
     if (rc != 0) fprintf(stderr, "grating rerank: %s\n", status_message());
+    mem_timeline_free(&tl);
     engine_result_free(&r);
     if (win_open) weight_window_free(&win);
     policy_free(pol);
