@@ -23,6 +23,11 @@ if [ -f "$model/model.safetensors" ] && [ -f "$data/corpus.jsonl" ]; then
     "$bin" score --model "$model" --queries "$data/queries.jsonl" --qid "$qid" \
       --docs "$data/corpus.jsonl" --doc-ids "$ids" --max-len 192 --per-layer --mark "$rel"
   done
+  ids=$(awk '$1 == 1 && $4 <= 20 {printf "%s%s", sep, $3; sep=","}' "$data/bm25/test.bm25.top100.trec")
+  echo
+  echo "== claim 1, BM25 top-20: top-5 by progressive cluster pruning inside one forward"
+  "$bin" rerank --model "$model" --queries "$data/queries.jsonl" --qid 1 --docs "$data/corpus.jsonl" \
+    --doc-ids "$ids" --max-len 192 --top-k 5 --policy cluster-gap --window 2 --chunk 4
 else
   echo "note: $shared is absent; generating a small BERT model instead of the SciFact demo" >&2
   tmp=results/demo/generated-bert-tiny
