@@ -58,13 +58,17 @@ static void *ww_io_main(void *arg) {
 status weight_window_init(weight_window *w, size_t n_slots, size_t slot_floats, size_t n_layers,
                           weight_window_read_fn read, void *ctx) {
     memset(w, 0, sizeof *w);
-    if (n_slots < 1) return status_fail(STATUS_ERR_ARG, "weight window: needs at least 1 slot");
+    if (n_slots < 1 || n_layers < 1)
+        return status_fail(STATUS_ERR_ARG, "weight window: needs at least 1 slot and 1 layer");
     if (n_slots > n_layers) n_slots = n_layers; // more slots than layers would stay empty
     w->n_slots = n_slots;
     w->slot_floats = slot_floats;
     w->n_layers = n_layers;
     w->read = read;
     w->ctx = ctx;
+    // Initialised first so that every failure path can go through free().
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     w->slots = calloc(n_slots, sizeof *w->slots);
     w->slot_layer = malloc(n_slots * sizeof *w->slot_layer);
     w->slot_ready = calloc(n_slots, sizeof *w->slot_ready);
@@ -81,16 +85,9 @@ status weight_window_init(weight_window *w, size_t n_slots, size_t slot_floats, 
             return STATUS_ERR_NOMEM;
         }
     }
-    pthread_mutex_init(&w->mu, NULL);
-    pthread_cond_init(&w->cv, NULL);
     if (n_slots >= 2) {
         if (pthread_create(&w->thread, NULL, ww_io_main, w) != 0) {
-            pthread_mutex_destroy(&w->mu);
-            pthread_cond_destroy(&w->cv);
-            for (size_t s = 0; s < n_slots; s++) mem_free(w->slots[s]);
-            free(w->slots), free(w->slot_layer), free(w->slot_ready);
-            free(w->read_seconds), free(w->wait_seconds);
-            memset(w, 0, sizeof *w);
+            weight_window_free(w);
             return status_fail(STATUS_ERR_NOMEM, "weight window: cannot start the I/O thread");
         }
         w->thread_started = 1;
@@ -99,7 +96,7 @@ status weight_window_init(weight_window *w, size_t n_slots, size_t slot_floats, 
 }
 
 void weight_window_free(weight_window *w) {
-    if (w->slot_layer && w->slots) {
+    if (w->n_slots) { // initialised (the mutex exists)
         if (w->thread_started) {
             pthread_mutex_lock(&w->mu);
             w->quit = 1;

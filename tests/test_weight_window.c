@@ -5,6 +5,7 @@
 #include "testutil.h"
 
 #include "engine.h"
+#include "mem.h"
 #include "synth.h"
 #include "weight_window.h"
 
@@ -81,6 +82,19 @@ static void test_window_io_error_and_early_end(void **state) {
     }
     weight_window w;
     assert_int_equal(weight_window_init(&w, 0, 16, 6, fake_read, NULL), STATUS_ERR_ARG);
+    // Every slot allocation failing in turn: a clean error, nothing leaked.
+    for (size_t n = 1;; n++) {
+        mem_fail_after(n);
+        status st = weight_window_init(&w, 3, 16, 6, fake_read, NULL);
+        int fired = mem_fail_fired();
+        mem_fail_after(0);
+        if (!fired) {
+            assert_int_equal(st, STATUS_OK);
+            weight_window_free(&w);
+            break;
+        }
+        assert_int_equal(st, STATUS_ERR_NOMEM);
+    }
 }
 
 static char *ww_model(const char *tmp) {
