@@ -30,7 +30,7 @@ bl_setup_trace "$TRACE"
 mkdir -p "$OUT"
 "$GRATING" stability --trace "$TRACE" --clusters "$CLUSTERS" --out "$OUT/stability.csv" > "$OUT/stability.txt" ||
     bl_die "grating stability --trace $TRACE failed"
-note="$MODEL_SHORT, $DATA_LABEL, N=$TRACE_N, max_len $TRACE_MAXLEN, $TRACE_QUERIES queries, trace $(printf '%s' "$TRACE_CREATED" | cut -c1-10)"
+note="$MODEL_SHORT, $DATA_LABEL, N=$TRACE_N, max_len $TRACE_MAXLEN, $TRACE_QUERIES queries, $(bl_machine_short), trace $(printf '%s' "$TRACE_CREATED" | cut -c1-10)"
 bl_plot stability "$OUT/stability.csv" "$OUT/stability" "$note"
 awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) c[$i] = i
                    print "layer,queries,Kendall tau-b,GK gamma,cluster gamma,top-1 overlap,top-5 overlap,top-10 overlap"; next }
