@@ -13,6 +13,27 @@
 #include <string.h>
 #include <unistd.h>
 
+// Waits (at most 5 s, so a loaded machine cannot make the test flaky and a
+// broken sampler cannot hang it) until the sampler has recorded a sample
+// whose activations reach `bytes`, or, with bytes == 0, until its period
+// reached `period_ms`. Returns 1 when it happened.
+static int tl_wait_for(mem_timeline *tl, size_t bytes, double period_ms) {
+    for (int tries = 0; tries < 1000; tries++) {
+        int done = 0;
+        pthread_mutex_lock(&tl->mu);
+        if (bytes) {
+            for (size_t i = 0; i < tl->n && !done; i++)
+                done = tl->samples[i].cat[MEM_ACTIVATIONS] >= bytes;
+        } else {
+            done = tl->period_ms >= period_ms;
+        }
+        pthread_mutex_unlock(&tl->mu);
+        if (done) return 1;
+        usleep(5000);
+    }
+    return 0;
+}
+
 static void test_samples_follow_the_allocator(void **state) {
     (void)state;
     mem_timeline tl;
@@ -26,14 +47,15 @@ static void test_samples_follow_the_allocator(void **state) {
     assert_non_null(x);
     memset(x, 1, big); // resident, so RSS sees it too
     usleep(30000);
+    assert_true(tl_wait_for(&tl, act0 + big, 0.0));
     mem_free(x);
     usleep(10000);
     assert_int_equal(mem_timeline_write_csv(&tl, "/dev/null", "x", 0), STATUS_ERR_ARG);
     mem_timeline_stop(&tl);
     mem_timeline_stop(&tl); // no-op
     printf("%zu samples over %.1f ms\n", tl.n, tl.samples[tl.n - 1].t_ms);
-    assert_true(tl.n >= 10);
-    assert_true(tl.samples[0].t_ms < 5.0);
+    assert_true(tl.n >= 3);
+    assert_true(tl.samples[0].t_ms < 5.0); // taken by start itself
     size_t peak_act = 0;
     for (size_t i = 0; i < tl.n; i++) {
         const mem_sample *s = &tl.samples[i];
@@ -45,7 +67,7 @@ static void test_samples_follow_the_allocator(void **state) {
     assert_true(mem_timeline_peak_total(&tl) >= big);
     assert_true(mem_timeline_peak_rss(&tl) >= big);
     assert_int_equal(tl.samples[tl.n - 1].cat[MEM_ACTIVATIONS], act0);
-    assert_true(tl.samples[tl.n - 1].t_ms >= 45.0);
+    assert_true(tl.samples[tl.n - 1].t_ms >= 50.0);
     mem_timeline_free(&tl);
     mem_timeline_free(&tl); // safe twice
     assert_true(mem_current_rss_bytes() > 0);
@@ -56,20 +78,20 @@ static void test_full_array_halves_and_keeps_the_span(void **state) {
     mem_timeline tl;
     assert_int_equal(mem_timeline_init(&tl, 1.0, 8), STATUS_OK);
     assert_int_equal(mem_timeline_start(&tl), STATUS_OK);
-    usleep(80000);
+    usleep(60000);
+    assert_true(tl_wait_for(&tl, 0, 8.0)); // doubled at least three times
     mem_timeline_stop(&tl);
-    printf("capacity 8 after 80 ms: %zu samples, period %.0f ms, last at %.1f ms\n", tl.n,
-           tl.period_ms, tl.samples[tl.n - 1].t_ms);
+    printf("capacity 8: %zu samples, period %.0f ms, last at %.1f ms\n", tl.n, tl.period_ms,
+           tl.samples[tl.n - 1].t_ms);
     assert_true(tl.n <= 8 && tl.n >= 4);
-    assert_true(tl.period_ms >= 8.0); // doubled at least three times
-    assert_true(tl.samples[0].t_ms < 5.0);
-    assert_true(tl.samples[tl.n - 1].t_ms >= 75.0);
+    assert_true(tl.samples[0].t_ms < 5.0);          // the start is kept
+    assert_true(tl.samples[tl.n - 1].t_ms >= 60.0); // and the end
     for (size_t i = 1; i < tl.n; i++)
         assert_true(tl.samples[i].t_ms > tl.samples[i - 1].t_ms);
     // A restart clears the samples; the period stays where it got to.
     assert_int_equal(mem_timeline_start(&tl), STATUS_OK);
     mem_timeline_stop(&tl);
-    assert_int_equal(tl.n, 2); // the start and the end
+    assert_true(tl.n >= 2 && tl.n <= 3); // the start and the end (and one if descheduled)
     mem_timeline_free(&tl);
     assert_int_equal(mem_timeline_init(&tl, 0.0, 8), STATUS_ERR_ARG);
     assert_int_equal(mem_timeline_init(&tl, 1.0, 1), STATUS_ERR_ARG);
