@@ -395,8 +395,8 @@ bl_setup_trace() {
 
 # bl_runs_note RUNS_CSV: the summary line on repetitions and machine load.
 bl_runs_note() {
-    printf -- '- **runs**: %s per configuration and query%s; the 1-minute load average of the machine when the runs started was %s (%s cores: a load well above 0 means other work shared the cores and inflated some latencies; every run'"'"'s latency and load are in runs.csv)\n' \
+    printf -- '- **runs**: %s per configuration and query%s; the 1-minute load average of the machine when the runs started was %s (%s cores; the benchmark itself accounts for up to about %s, its OpenBLAS threads: more means other work shared the cores and inflated some latencies; every run'"'"'s latency and load are in runs.csv)\n' \
         "$([ "${REPEAT:-1}" -gt 1 ] && echo "${REPEAT} processes" || echo "1 process")" \
         "$([ "${REPEAT:-1}" -gt 1 ] && echo ", the median latency counted")" "$(bl_loadavg_range "$1")" \
-        "$(nproc 2>/dev/null || echo '?')"
+        "$(nproc 2>/dev/null || echo '?')" "${THREADS:-2}"
 }

@@ -140,7 +140,7 @@ tables() { awk '/^\|/ { print; t = 1; next } t { print ""; t = 0 }' "$1"; }
         "$PROFILE" "$((end - start))" "$(awk -F, 'NR > 1 {printf "%s%s %s s", sep, $1, $2; sep = ", "}' "$OUT/times.csv")"
     printf -- '- **reduced** from the full targets: microbench %s; ablation %s; latency-n %s; %s process(es) per configuration (median latency); sweeps: %s\n' \
         "${micro[*]}" "${abl[*]}" "${latn[*]}" "$REPEAT" "$trace_note"
-    echo "- Paper numbers appear only in the ablation's comparison table, labelled as the paper's."
+    echo "- Paper figures appear only in the microbench's and the ablation's comparison tables (\"Ours next to the paper's\"), labelled as the paper's (other models, Apple/NVIDIA devices); every other number was measured here."
     echo
     for t in microbench ablation latency-n sweep-scifact stability; do
         echo "## $t"
