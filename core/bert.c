@@ -185,31 +185,12 @@ void bert_model_free(bert_model *m) {
 
 status bert_batch_validate(const bert_model *m, const bert_batch *b) {
     const model_config *c = &m->cfg;
-    if (b->n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
-    size_t expect = 0;
-    for (size_t s = 0; s < b->n_seq; s++) {
-        if (b->seq_start[s] != expect)
-            return status_fail(STATUS_ERR_ARG, "batch: sequence %zu starts at token %zu, expected %zu (packed)",
-                               s, b->seq_start[s], expect);
-        if (b->seq_len[s] == 0)
-            return status_fail(STATUS_ERR_ARG, "batch: sequence %zu is empty", s);
-        if (b->seq_len[s] > (size_t)c->max_position_embeddings)
-            return status_fail(STATUS_ERR_ARG,
-                               "batch: sequence %zu has %zu tokens, more than max_position_embeddings %lld",
-                               s, b->seq_len[s], (long long)c->max_position_embeddings);
-        expect += b->seq_len[s];
-    }
-    if (expect != b->n_tok)
-        return status_fail(STATUS_ERR_ARG, "batch: n_tok %zu differs from the sum of lengths %zu",
-                           b->n_tok, expect);
-    for (size_t t = 0; t < b->n_tok; t++) {
-        if (b->ids[t] < 0 || b->ids[t] >= c->vocab_size)
-            return status_fail(STATUS_ERR_ARG, "batch: token %zu has id %d outside the vocabulary [0, %lld)",
-                               t, b->ids[t], (long long)c->vocab_size);
+    status st = model_config_check_batch(c, b->n_seq, b->seq_start, b->seq_len, b->n_tok, b->ids);
+    if (st != STATUS_OK) return st;
+    for (size_t t = 0; t < b->n_tok; t++)
         if (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)
             return status_fail(STATUS_ERR_ARG, "batch: token %zu has type id %d outside [0, %lld)", t,
                                b->type_ids[t], (long long)c->type_vocab_size);
-    }
     return STATUS_OK;
 }
 

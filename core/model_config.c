@@ -333,3 +333,31 @@ status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, s
     *n = l.n;
     return STATUS_OK;
 }
+
+status model_config_check_batch(const model_config *c, size_t n_seq, const size_t *seq_start,
+                                const size_t *seq_len, size_t n_tok, const int32_t *ids) {
+    if (n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
+    size_t expect = 0;
+    for (size_t s = 0; s < n_seq; s++) {
+        if (seq_start[s] != expect)
+            return status_fail(STATUS_ERR_ARG,
+                               "batch: sequence %zu starts at token %zu, expected %zu (packed)", s,
+                               seq_start[s], expect);
+        if (seq_len[s] == 0) return status_fail(STATUS_ERR_ARG, "batch: sequence %zu is empty", s);
+        if (seq_len[s] > (size_t)c->max_position_embeddings)
+            return status_fail(STATUS_ERR_ARG,
+                               "batch: sequence %zu has %zu tokens, more than "
+                               "max_position_embeddings %lld",
+                               s, seq_len[s], (long long)c->max_position_embeddings);
+        expect += seq_len[s];
+    }
+    if (expect != n_tok)
+        return status_fail(STATUS_ERR_ARG, "batch: n_tok %zu differs from the sum of lengths %zu",
+                           n_tok, expect);
+    for (size_t t = 0; t < n_tok; t++)
+        if (ids[t] < 0 || ids[t] >= c->vocab_size)
+            return status_fail(STATUS_ERR_ARG,
+                               "batch: token %zu has id %d outside the vocabulary [0, %lld)", t,
+                               ids[t], (long long)c->vocab_size);
+    return STATUS_OK;
+}

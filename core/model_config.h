@@ -65,6 +65,13 @@ status model_config_load(model_config *cfg, const char *path);
 // head). *specs is malloc'd; free() it.
 status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, size_t *n);
 
+// Checks a packed batch against the config (shared by every architecture):
+// at least one sequence, sequences packed one after the other, none empty or
+// longer than max_position_embeddings, n_tok the sum of the lengths, every
+// id inside the vocabulary.
+status model_config_check_batch(const model_config *cfg, size_t n_seq, const size_t *seq_start,
+                                const size_t *seq_len, size_t n_tok, const int32_t *ids);
+
 // Number of elements of one spec.
 int64_t tensor_spec_numel(const tensor_spec *spec);
 

@@ -182,33 +182,7 @@ void qwen3_model_free(qwen3_model *m) {
 }
 
 status qwen3_batch_validate(const qwen3_model *m, const qwen3_batch *b) {
-    const model_config *c = &m->cfg;
-    if (b->n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
-    size_t expect = 0;
-    for (size_t s = 0; s < b->n_seq; s++) {
-        if (b->seq_start[s] != expect)
-            return status_fail(STATUS_ERR_ARG,
-                               "batch: sequence %zu starts at token %zu, expected %zu (packed)", s,
-                               b->seq_start[s], expect);
-        if (b->seq_len[s] == 0)
-            return status_fail(STATUS_ERR_ARG, "batch: sequence %zu is empty", s);
-        if (b->seq_len[s] > (size_t)c->max_position_embeddings)
-            return status_fail(STATUS_ERR_ARG,
-                               "batch: sequence %zu has %zu tokens, more than "
-                               "max_position_embeddings %lld",
-                               s, b->seq_len[s], (long long)c->max_position_embeddings);
-        expect += b->seq_len[s];
-    }
-    if (expect != b->n_tok)
-        return status_fail(STATUS_ERR_ARG, "batch: n_tok %zu differs from the sum of lengths %zu",
-                           b->n_tok, expect);
-    for (size_t t = 0; t < b->n_tok; t++) {
-        if (b->ids[t] < 0 || b->ids[t] >= c->vocab_size)
-            return status_fail(STATUS_ERR_ARG,
-                               "batch: token %zu has id %d outside the vocabulary [0, %lld)", t,
-                               b->ids[t], (long long)c->vocab_size);
-    }
-    return STATUS_OK;
+    return model_config_check_batch(&m->cfg, b->n_seq, b->seq_start, b->seq_len, b->n_tok, b->ids);
 }
 
 status qwen3_workspace_init(qwen3_workspace *ws, const model_config *cfg, size_t max_tok,
