@@ -14,6 +14,7 @@
 #include "status.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 typedef struct {
@@ -56,5 +57,28 @@ int cli_parse_shard(const char *text, size_t *index, size_t *count);
 char *cli_join_argv(int argc, char **argv);
 // 1 when `id` is in a comma- or space-separated list.
 int cli_list_has(const char *list, const char *id);
+
+// Shared options (cli_common.c).
+
+// Parses --threads N (1..4096) and sets the compute (BLAS) threads. Prints
+// the error and returns 0 when malformed. Without --threads a command uses
+// the BLAS default: OPENBLAS_NUM_THREADS if set, else every core.
+int cli_parse_threads(const char *cmd, const char *arg);
+// The compute threads in force (print it in outputs and summaries).
+int cli_threads(void);
+
+// Progress for long loops: on a terminal one line rewritten in place (at most
+// every 0.1 s); otherwise whole lines, at most one per `min_interval_s`
+// seconds, so logs hold no `\r` runs. `final` always prints.
+typedef struct {
+    FILE *out;
+    int tty, open_line;
+    double min_interval, last;
+} cli_progress;
+void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s);
+void cli_progress_update(cli_progress *p, int final, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+// Ends a pending in-place line (call before printing an error).
+void cli_progress_end(cli_progress *p);
 
 #endif

@@ -1,0 +1,71 @@
+/*
+ * Options every command shares: --threads (compute threads) and progress
+ * lines that stay readable in a log file.
+ */
+#include "cli.h"
+
+#include <cblas.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+int cli_parse_threads(const char *cmd, const char *arg) {
+    char *end;
+    long n = strtol(arg, &end, 10);
+    if (*arg == '\0' || *end || n < 1 || n > 4096) {
+        fprintf(stderr, "grating %s: --threads needs an integer between 1 and 4096, got '%s'\n",
+                cmd, arg);
+        return 0;
+    }
+    openblas_set_num_threads((int)n);
+    return 1;
+}
+
+int cli_threads(void) {
+    return openblas_get_num_threads();
+}
+
+static double cli_now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s) {
+    p->out = out;
+    p->tty = isatty(fileno(out));
+    p->min_interval = min_interval_s;
+    p->last = -1e300;
+    p->open_line = 0;
+}
+
+void cli_progress_update(cli_progress *p, int final, const char *fmt, ...) {
+    double now = cli_now();
+    if (!final && !p->tty && now - p->last < p->min_interval) return;
+    if (!final && p->tty && now - p->last < 0.1) return;
+    p->last = now;
+    va_list ap;
+    va_start(ap, fmt);
+    if (p->tty) {
+        fputc('\r', p->out);
+        vfprintf(p->out, fmt, ap);
+        fputs("\033[K", p->out);
+        p->open_line = 1;
+        if (final) {
+            fputc('\n', p->out);
+            p->open_line = 0;
+        }
+    } else {
+        vfprintf(p->out, fmt, ap);
+        fputc('\n', p->out);
+    }
+    va_end(ap);
+    fflush(p->out);
+}
+
+void cli_progress_end(cli_progress *p) {
+    if (p->open_line) fputc('\n', p->out);
+    p->open_line = 0;
+}
