@@ -5,42 +5,174 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+status file_open_read(const char *path, int allow_stream, FILE **out) {
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0) {
+        int e = errno;
+        fclose(f);
+        return status_fail(STATUS_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        fclose(f);
+        return status_fail(STATUS_ERR_IO, "%s: is a directory (expected a file)", path);
+    }
+    if (!S_ISREG(sb.st_mode) && !(allow_stream && (S_ISFIFO(sb.st_mode) || S_ISCHR(sb.st_mode)))) {
+        fclose(f);
+        return status_fail(STATUS_ERR_IO, "%s: not a regular file (expected a file)", path);
+    }
+    *out = f;
+    return STATUS_OK;
+}
 
 status file_read_all(const char *path, char **data, size_t *len) {
     *data = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    if (fseek(f, 0, SEEK_END) != 0) {
+    FILE *f;
+    status st = file_open_read(path, 0, &f);
+    if (st != STATUS_OK) return st;
+    struct stat sb;
+    if (fstat(fileno(f), &sb) != 0 || sb.st_size < 0) {
         fclose(f);
-        return status_fail(STATUS_ERR_IO, "%s: cannot seek: %s", path, strerror(errno));
+        return status_fail(STATUS_ERR_IO, "%s: cannot determine the size", path);
     }
-    long size = ftell(f);
-    if (size < 0) {
+    if ((uint64_t)sb.st_size >= SIZE_MAX) {
         fclose(f);
-        return status_fail(STATUS_ERR_IO, "%s: cannot determine size (not a regular file?)", path);
+        return status_fail(STATUS_ERR_NOMEM, "%s: %lld bytes do not fit in memory", path,
+                           (long long)sb.st_size);
     }
-    rewind(f);
-    char *buf = malloc((size_t)size + 1);
+    size_t size = (size_t)sb.st_size;
+    char *buf = malloc(size + 1);
     if (!buf) {
         fclose(f);
-        return status_fail(STATUS_ERR_NOMEM, "%s: %ld bytes: out of memory", path, size);
+        return status_fail(STATUS_ERR_NOMEM, "%s: %zu bytes: out of memory", path, size);
     }
-    size_t got = fread(buf, 1, (size_t)size, f);
+    size_t got = fread(buf, 1, size, f);
     int err = ferror(f);
     fclose(f);
-    if (got != (size_t)size || err) {
+    if (got != size || err) {
         free(buf);
-        return status_fail(STATUS_ERR_IO, "%s: short read (%zu of %ld bytes)", path, got, size);
+        return status_fail(STATUS_ERR_IO, "%s: short read (%zu of %zu bytes)", path, got, size);
     }
     buf[size] = '\0';
     *data = buf;
-    *len = (size_t)size;
+    *len = size;
+    return STATUS_OK;
+}
+
+// A NUL inside a JSON string (raw, or the escape \u0000) would be cut by
+// cJSON, whose strings end at the first NUL: the rest of the text would be
+// dropped without a word. This scan finds one and names the line, column and
+// the key of the member it belongs to, before anything is read.
+enum { JSON_CHECK_DEPTH = 64 };
+
+typedef struct {
+    const char *key; // start of the last key seen at this depth (inside its quotes)
+    size_t key_len;
+    int is_object;
+} json_check_frame;
+
+// Line and column (1-based) of byte `at`.
+static void json_text_position(const char *text, size_t at, size_t *line, size_t *col) {
+    *line = 1;
+    *col = 1;
+    for (size_t i = 0; i < at; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *col = 1;
+        } else {
+            (*col)++;
+        }
+    }
+}
+
+// 1 when the string holding byte `at` is a key (its closing quote is followed by ':').
+static int json_string_is_key(const char *text, size_t len, size_t at) {
+    size_t i = at;
+    while (i < len && text[i] != '"')
+        i += text[i] == '\\' ? 2 : 1;
+    for (i++; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+            return text[i] == ':';
+    return 0;
+}
+
+static status json_check_fail(const char *what, const char *text, size_t len, size_t at,
+                              const char *kind, const json_check_frame *stack, int depth,
+                              int in_string) {
+    size_t line, col;
+    json_text_position(text, at, &line, &col);
+    int in_key = in_string && json_string_is_key(text, len, at);
+    const json_check_frame *owner = NULL;
+    for (int d = depth - 1 - in_key; d >= 0 && !owner; d--)
+        if (d < JSON_CHECK_DEPTH && stack[d].is_object && stack[d].key) owner = &stack[d];
+    int n = owner ? (int)(owner->key_len < 60 ? owner->key_len : 60) : 0;
+    char field[100];
+    if (owner)
+        snprintf(field, sizeof field, "%sfield \"%.*s\"", in_key ? "a key inside " : "", n,
+                 owner->key);
+    else
+        snprintf(field, sizeof field, "%s", in_key ? "a key" : "the text");
+    // One-line texts (a JSONL line: `what` names the line) get the column only.
+    char at_text[64] = "";
+    if (memchr(text, '\n', len)) snprintf(at_text, sizeof at_text, "line %zu, ", line);
+    return status_fail(STATUS_ERR_FORMAT,
+                       "%s: %scolumn %zu: %s contains %s; grating keeps text as NUL-terminated "
+                       "strings, so the text after it would be lost (remove it)",
+                       what, at_text, col, field, kind);
+}
+
+status json_check_text(const char *what, const char *text, size_t len) {
+    json_check_frame stack[JSON_CHECK_DEPTH];
+    int depth = 0, in_string = 0;
+    const char *str_start = NULL;
+    for (size_t i = 0; i < len; i++) {
+        char c = text[i];
+        if (c == '\0')
+            return json_check_fail(what, text, len, i, "a NUL byte", stack, depth, in_string);
+        if (in_string) {
+            if (c == '\\') {
+                if (i + 5 < len && text[i + 1] == 'u' && memcmp(text + i + 2, "0000", 4) == 0)
+                    return json_check_fail(what, text, len, i,
+                                           "the escape \\u0000 (a NUL character)", stack, depth, 1);
+                i++; // the escaped character
+            } else if (c == '"') {
+                in_string = 0;
+                // A key when the next non-space byte is ':'.
+                size_t j = i + 1;
+                while (j < len &&
+                       (text[j] == ' ' || text[j] == '\t' || text[j] == '\n' || text[j] == '\r'))
+                    j++;
+                if (j < len && text[j] == ':' && depth > 0 && depth <= JSON_CHECK_DEPTH) {
+                    stack[depth - 1].key = str_start;
+                    stack[depth - 1].key_len = (size_t)(text + i - str_start);
+                }
+            }
+            continue;
+        }
+        if (c == '"') {
+            in_string = 1;
+            str_start = text + i + 1;
+        } else if (c == '{' || c == '[') {
+            if (depth < JSON_CHECK_DEPTH)
+                stack[depth] = (json_check_frame){.key = NULL, .key_len = 0, .is_object = c == '{'};
+            depth++;
+        } else if ((c == '}' || c == ']') && depth > 0) {
+            depth--;
+        }
+    }
     return STATUS_OK;
 }
 
 status json_parse_text(const char *what, const char *text, size_t len, cJSON **out) {
     const char *end = NULL;
+    *out = NULL;
+    status st = json_check_text(what, text, len);
+    if (st != STATUS_OK) return st;
     *out = cJSON_ParseWithLengthOpts(text, len, &end, 0);
     if (*out) return STATUS_OK;
     size_t line = 1, col = 1;

@@ -17,11 +17,22 @@
 #include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
-// Reads a whole file into a NUL-terminated malloc'd buffer (*len excludes NUL).
+// Opens `path` for reading; fails naming the file when it is a directory or,
+// unless allow_stream (FIFOs and character devices, e.g. a shell's <(...), are
+// then read as streams), not a regular file.
+status file_open_read(const char *path, int allow_stream, FILE **out);
+
+// Reads a whole regular file into a NUL-terminated malloc'd buffer (*len excludes NUL).
 status file_read_all(const char *path, char **data, size_t *len);
 
-// Parses `len` bytes of JSON text; `what` names the source in messages.
+// Fails when a JSON string holds a NUL (raw, or the escape \u0000), which
+// cJSON would cut silently; the message names line, column and field.
+// json_parse_text runs it; call it before any other cJSON parse.
+status json_check_text(const char *what, const char *text, size_t len);
+
+// Parses `len` bytes of JSON text (json_check_text first); `what` names the source in messages.
 status json_parse_text(const char *what, const char *text, size_t len, cJSON **out);
 
 // Reads and parses a JSON file.

@@ -262,6 +262,8 @@ static status safetensors_check_overlap(safetensors_file *f) {
 
 // Parses the header JSON (text of header_bytes bytes) into f->tensors.
 static status safetensors_parse_header(safetensors_file *f, const char *text) {
+    status chk = json_check_text(f->path, text, f->header_bytes);
+    if (chk != STATUS_OK) return status_wrap(chk, "safetensors header");
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts(text, f->header_bytes, &end, 0);
     if (!root) {

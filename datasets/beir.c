@@ -52,6 +52,8 @@ static size_t beir_bom_length(const char *s, size_t len) {
 // checked here rather than silently dropped.
 static status beir_parse_object(const beir_where *w, const char *line, size_t len, cJSON **out) {
     *out = NULL;
+    status st = json_check_text(w->text, line, len);
+    if (st != STATUS_OK) return st;
     const char *end = NULL;
     cJSON *obj = cJSON_ParseWithLengthOpts(line, len, &end, 0);
     if (!obj) {
@@ -150,6 +152,11 @@ static status beir_corpus_index(beir_dataset *ds) {
     ds->corpus_fd = open(path, O_RDONLY | O_CLOEXEC);
     if (ds->corpus_fd < 0)
         return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    // Documents are fetched later with pread: only a regular file will do.
+    struct stat sb;
+    if (fstat(ds->corpus_fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return status_fail(STATUS_ERR_IO, "%s: %s (expected a regular file)", path,
+                           S_ISDIR(sb.st_mode) ? "is a directory" : "not a regular file");
     // A stdio stream on a duplicate descriptor for the sequential pass; the
     // fetches use pread, which does not care about the stream's position.
     int fd2 = dup(ds->corpus_fd);
@@ -303,13 +310,13 @@ static status beir_queries_append(beir_dataset *ds, size_t *cap, const char *pat
 static status beir_queries_load(beir_dataset *ds) {
     char *path = beir_path_join(ds->dir, "queries.jsonl");
     if (!path) return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", ds->dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        status st = status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    status st = file_open_read(path, 1, &f);
+    if (st != STATUS_OK) {
         free(path);
         return st;
     }
-    status st = strmap_init(&ds->query_map, 256);
+    st = strmap_init(&ds->query_map, 256);
     // First line of each query, for the message about a duplicate.
     size_t *lines = NULL, cap = 0, line_cap = 0, line_no = 0;
     char *line = NULL;
@@ -455,6 +462,11 @@ static status beir_qrels_read_rows(beir_dataset *ds, const char *path, FILE *f, 
         }
         if (beir_is_blank(start, len)) continue;
         beir_where_set(&w, path, line_no);
+        // The columns become C strings: a NUL would cut an id or a score.
+        if (memchr(start, '\0', len)) {
+            st = status_fail(STATUS_ERR_FORMAT, "%s: a NUL byte in the line", w.text);
+            break;
+        }
         char *col[3];
         size_t n_cols = beir_split_tabs(start, len, col);
         if (n_cols != 3) {
@@ -559,16 +571,15 @@ status beir_qrels_load(beir_dataset *ds, const char *split, unsigned flags) {
         beir_qrels_clear(ds);
         return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", ds->dir);
     }
-    FILE *f = fopen(ds->qrels_path, "rb");
-    if (!f) {
-        status st =
-            status_fail(STATUS_ERR_IO, "%s: cannot open: %s", ds->qrels_path, strerror(errno));
+    FILE *f;
+    status st = file_open_read(ds->qrels_path, 1, &f);
+    if (st != STATUS_OK) {
         beir_qrels_clear(ds);
         return st;
     }
     beir_qrel_row *rows = NULL;
     size_t n_rows = 0;
-    status st = strmap_init(&ds->qrel_map, 256);
+    st = strmap_init(&ds->qrel_map, 256);
     if (st == STATUS_OK) st = beir_qrels_read_rows(ds, ds->qrels_path, f, flags, &rows, &n_rows);
     fclose(f);
     if (st == STATUS_OK) st = beir_qrels_group(ds, rows, n_rows);

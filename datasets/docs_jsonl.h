@@ -11,8 +11,10 @@
  *     doc_list_free(&docs);
  *
  * Errors name the file and the line: malformed JSON, not an object, missing
- * or non-string `text`, non-string `id`/`title`, and an empty file (no
- * candidates).
+ * or non-string `text`, non-string `id`/`title`, an id that is empty or holds
+ * whitespace (it could not be written to a TREC run: trec_check_id), an id
+ * used twice, a NUL in any string (raw or \u0000: it would cut the text),
+ * a directory instead of a file, and an empty file (no candidates).
  */
 #ifndef GRATING_DOCS_JSONL_H
 #define GRATING_DOCS_JSONL_H

@@ -1,4 +1,5 @@
 #include "trec.h"
+#include "json_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -11,6 +12,21 @@
 
 static int trec_is_space(char c) {
     return c == ' ' || c == '\t' || c == '\v' || c == '\f' || c == '\r' || c == '\n';
+}
+
+int trec_id_valid(const char *id) {
+    if (!id || !*id) return 0;
+    for (; *id; id++)
+        if (trec_is_space(*id)) return 0;
+    return 1;
+}
+
+status trec_check_id(status code, const char *where, const char *what, const char *id) {
+    if (trec_id_valid(id)) return STATUS_OK;
+    return status_fail(code,
+                       "%s: %s '%s': expected a non-empty id without whitespace (a TREC run "
+                       "separates its columns by whitespace, so it would not read back)",
+                       where, what, id ? id : "(null)");
 }
 
 /* ------------------------------------------------------------------ read */
@@ -101,6 +117,11 @@ static size_t trec_split_columns(char *s, size_t len, char *cols[TREC_COLUMNS]) 
 static status trec_parse_line(trec_run *run, trec_reader *r, char *line, size_t len,
                               size_t line_no) {
     const char *path = run->path;
+    // The columns become C strings: a NUL would cut an id without a word.
+    const char *nul = memchr(line, '\0', len);
+    if (nul)
+        return status_fail(STATUS_ERR_FORMAT, "%s: line %zu, column %zu: a NUL byte", path, line_no,
+                           (size_t)(nul - line) + 1);
     char *col[TREC_COLUMNS];
     size_t n_cols = trec_split_columns(line, len, col);
     if (n_cols == 0) return STATUS_OK; // blank line
@@ -215,14 +236,14 @@ status trec_run_read(trec_run *run, const char *path) {
     memset(run, 0, sizeof *run);
     run->path = strdup(path);
     if (!run->path) return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        status st = status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    FILE *f;
+    status st = file_open_read(path, 1, &f);
+    if (st != STATUS_OK) {
         trec_run_free(run);
         return st;
     }
     trec_reader r = {0};
-    status st = strmap_init(&run->query_map, 256);
+    st = strmap_init(&run->query_map, 256);
     if (st == STATUS_OK) st = strmap_init(&r.pairs, 4096);
     char *line = NULL;
     size_t line_cap = 0, line_no = 0;
@@ -315,14 +336,6 @@ status trec_run_resolve(trec_run *run, const beir_dataset *ds) {
 
 /* ----------------------------------------------------------------- write */
 
-// An id that reads back as one column: non-empty, no whitespace.
-static int trec_valid_id(const char *s) {
-    if (!s || !*s) return 0;
-    for (; *s; s++)
-        if (trec_is_space(*s)) return 0;
-    return 1;
-}
-
 // The fewest decimals (>= 6) that read back as exactly `v`; see trec.h.
 static void trec_format_score(double v, char *buf, size_t cap) {
     if (fabs(v) < 1e15) {
@@ -339,11 +352,7 @@ static void trec_format_score(double v, char *buf, size_t cap) {
 
 status trec_writer_open(trec_writer *w, const char *path, const char *tag) {
     memset(w, 0, sizeof *w);
-    if (!trec_valid_id(tag))
-        return status_fail(STATUS_ERR_ARG,
-                           "%s: run tag '%s': expected a non-empty word without "
-                           "whitespace",
-                           path, tag ? tag : "(null)");
+    if (!trec_id_valid(tag)) return trec_check_id(STATUS_ERR_ARG, path, "run tag", tag);
     w->path = strdup(path);
     w->tag = strdup(tag);
     if (asprintf(&w->tmp_path, "%s.tmp.%ld", path, (long)getpid()) < 0) w->tmp_path = NULL;
@@ -371,11 +380,7 @@ status trec_writer_open(trec_writer *w, const char *path, const char *tag) {
 status trec_writer_add(trec_writer *w, const char *qid, const char *const *doc_ids,
                        const double *scores, size_t n) {
     if (!w->f) return status_fail(STATUS_ERR_ARG, "trec writer: not open");
-    if (!trec_valid_id(qid))
-        return status_fail(STATUS_ERR_ARG,
-                           "%s: qid '%s': expected a non-empty id without "
-                           "whitespace",
-                           w->path, qid ? qid : "(null)");
+    if (!trec_id_valid(qid)) return trec_check_id(STATUS_ERR_ARG, w->path, "qid", qid);
     if (strmap_get(&w->written, qid, strlen(qid), NULL))
         return status_fail(STATUS_ERR_ARG,
                            "%s: query '%s' written twice (a query's candidates "
@@ -387,12 +392,11 @@ status trec_writer_add(trec_writer *w, const char *qid, const char *const *doc_i
     strmap seen;
     status st = strmap_init(&seen, n);
     for (size_t i = 0; i < n && st == STATUS_OK; i++) {
-        if (!trec_valid_id(doc_ids[i]))
-            st = status_fail(STATUS_ERR_ARG,
-                             "%s: query '%s', candidate %zu: docid '%s': expected "
-                             "a non-empty id without whitespace",
-                             w->path, qid, i, doc_ids[i] ? doc_ids[i] : "(null)");
-        else if (!isfinite(scores[i]))
+        if (!trec_id_valid(doc_ids[i])) {
+            char where[4200];
+            snprintf(where, sizeof where, "%s: query '%s', candidate %zu", w->path, qid, i);
+            st = trec_check_id(STATUS_ERR_ARG, where, "docid", doc_ids[i]);
+        } else if (!isfinite(scores[i]))
             st = status_fail(STATUS_ERR_NUMERIC,
                              "%s: query '%s', document '%s': score %g is not "
                              "finite",

@@ -81,7 +81,15 @@ typedef struct {
     strmap query_map;      // qid -> index in queries
 } trec_run;
 
-// Reads and validates a run file (see the rules above).
+// The one rule for qids, docids and run tags, shared by the reader and the
+// writer so that whatever is written reads back: non-empty, no whitespace
+// (space, tab, CR, LF, VT, FF). trec_id_valid returns 1 when `id` follows it;
+// trec_check_id fails with `code` and "WHERE: WHAT 'ID': expected ...".
+int trec_id_valid(const char *id);
+status trec_check_id(status code, const char *where, const char *what, const char *id);
+
+// Reads and validates a run file (see the rules above; a NUL byte in a line is
+// an error too).
 status trec_run_read(trec_run *run, const char *path);
 void trec_run_free(trec_run *run);
 
