@@ -6,9 +6,71 @@
 #include <stdlib.h>
 #include <string.h>
 
+// Upper bounds of the sizes read from config.json. They are far above any
+// released checkpoint (Qwen3-235B: hidden 4096, 94 layers, vocab 151,936) and
+// low enough that every product of two or three of them fits in int64_t and
+// size_t, and that a loop over layers ends at once. A value above them is an
+// error naming the file and the key, never a truncation.
+typedef struct {
+    const char *key;
+    int64_t max;
+} model_config_bound;
+
+static const model_config_bound model_config_bounds[] = {
+    {"vocab_size", (int64_t)1 << 24},
+    {"hidden_size", (int64_t)1 << 16},
+    {"num_hidden_layers", 1024},
+    {"num_attention_heads", 4096},
+    {"num_key_value_heads", 4096},
+    {"head_dim", 4096},
+    {"intermediate_size", (int64_t)1 << 20},
+    {"max_position_embeddings", (int64_t)1 << 24},
+    {"type_vocab_size", (int64_t)1 << 16},
+    {"num_labels", (int64_t)1 << 16},
+};
+
+// v must be in [1, bound of key].
 static status model_config_check_positive(const char *path, const char *key, int64_t v) {
-    if (v <= 0) return status_fail(STATUS_ERR_FORMAT, "%s: '%s' must be positive, got %lld", path, key, (long long)v);
+    if (v <= 0)
+        return status_fail(STATUS_ERR_FORMAT, "%s: '%s' must be positive, got %lld", path, key,
+                           (long long)v);
+    for (size_t i = 0; i < sizeof model_config_bounds / sizeof model_config_bounds[0]; i++)
+        if (strcmp(model_config_bounds[i].key, key) == 0 && v > model_config_bounds[i].max)
+            return status_fail(STATUS_ERR_FORMAT,
+                               "%s: '%s' is %lld, above the largest value grating accepts (%lld)",
+                               path, key, (long long)v, (long long)model_config_bounds[i].max);
     return STATUS_OK;
+}
+
+// Largest element count of one tensor (also bounds the parameter total).
+#define MODEL_CONFIG_MAX_NUMEL ((int64_t)1 << 40)
+
+// Every tensor of the architecture has at most MODEL_CONFIG_MAX_NUMEL
+// elements and all of them together too (the bounds above keep each product
+// exact in int64_t; this keeps bytes = numel * 4 within size_t and in reach).
+static status model_config_check_sizes(const model_config *cfg, const char *path) {
+    tensor_spec *specs;
+    size_t n;
+    status st = model_config_tensor_specs(cfg, &specs, &n);
+    if (st != STATUS_OK) return st;
+    int64_t total = 0;
+    for (size_t i = 0; i < n && st == STATUS_OK; i++) {
+        int64_t numel = tensor_spec_numel(&specs[i]);
+        if (numel > MODEL_CONFIG_MAX_NUMEL)
+            st = status_fail(STATUS_ERR_FORMAT,
+                             "%s: the sizes give tensor '%s' %lld elements, more than the %lld "
+                             "grating accepts",
+                             path, specs[i].name, (long long)numel,
+                             (long long)MODEL_CONFIG_MAX_NUMEL);
+        else if (total > MODEL_CONFIG_MAX_NUMEL - numel)
+            st = status_fail(STATUS_ERR_FORMAT,
+                             "%s: the sizes give the model more than %lld parameters (reached "
+                             "at tensor '%s'), more than grating accepts",
+                             path, (long long)MODEL_CONFIG_MAX_NUMEL, specs[i].name);
+        total += numel;
+    }
+    free(specs);
+    return st;
 }
 
 static status model_config_load_bert(model_config *cfg, const cJSON *root, const char *path) {
@@ -40,24 +102,26 @@ static status model_config_load_bert(model_config *cfg, const cJSON *root, const
     const char *pos = "absolute";
     if ((st = json_opt_string(root, "position_embedding_type", path, &pos))) return st;
     if (strcmp(pos, "absolute") != 0)
-        return status_fail(STATUS_ERR_UNSUPPORTED,
-                           "%s: position_embedding_type '%s' is not supported (expected \"absolute\")",
-                           path, pos);
+        return status_fail(
+            STATUS_ERR_UNSUPPORTED,
+            "%s: position_embedding_type '%s' is not supported (expected \"absolute\")", path, pos);
 
-    const char *keys[] = {"vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                          "intermediate_size", "max_position_embeddings", "type_vocab_size",
-                          "num_labels"};
-    int64_t vals[] = {cfg->vocab_size, cfg->hidden_size, cfg->n_layers, cfg->n_heads,
-                      cfg->intermediate_size, cfg->max_position_embeddings, cfg->type_vocab_size,
-                      cfg->num_labels};
+    const char *keys[] = {"vocab_size",          "hidden_size",       "num_hidden_layers",
+                          "num_attention_heads", "intermediate_size", "max_position_embeddings",
+                          "type_vocab_size",     "num_labels"};
+    int64_t vals[] = {cfg->vocab_size,      cfg->hidden_size,       cfg->n_layers,
+                      cfg->n_heads,         cfg->intermediate_size, cfg->max_position_embeddings,
+                      cfg->type_vocab_size, cfg->num_labels};
     for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
         if ((st = model_config_check_positive(path, keys[i], vals[i]))) return st;
     if (cfg->hidden_size % cfg->n_heads != 0)
         return status_fail(STATUS_ERR_FORMAT,
-                           "%s: hidden_size %lld is not divisible by num_attention_heads %lld", path,
-                           (long long)cfg->hidden_size, (long long)cfg->n_heads);
-    if (!(cfg->layer_norm_eps > 0))
-        return status_fail(STATUS_ERR_FORMAT, "%s: layer_norm_eps must be positive", path);
+                           "%s: hidden_size %lld is not divisible by num_attention_heads %lld",
+                           path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
+    if (!(cfg->layer_norm_eps > 0 && cfg->layer_norm_eps < 1))
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: layer_norm_eps must be positive and below 1, got %g", path,
+                           cfg->layer_norm_eps);
     cfg->n_kv_heads = cfg->n_heads;
     cfg->head_dim = cfg->hidden_size / cfg->n_heads;
     return STATUS_OK;
@@ -162,8 +226,10 @@ static status model_config_load_qwen3(model_config *cfg, const cJSON *root, cons
         return status_fail(STATUS_ERR_FORMAT,
                            "%s: head_dim %lld must be even (RoPE rotates pairs of dimensions)",
                            path, (long long)cfg->head_dim);
-    if (!(cfg->layer_norm_eps > 0))
-        return status_fail(STATUS_ERR_FORMAT, "%s: rms_norm_eps must be positive", path);
+    if (!(cfg->layer_norm_eps > 0 && cfg->layer_norm_eps < 1))
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: rms_norm_eps must be positive and below 1, got %g", path,
+                           cfg->layer_norm_eps);
     if (!(cfg->rope_theta > 1))
         return status_fail(STATUS_ERR_FORMAT, "%s: rope_theta must be greater than 1, got %g", path,
                            cfg->rope_theta);
@@ -208,12 +274,14 @@ status model_config_load(model_config *cfg, const char *path) {
                          path, first->valuestring);
     }
     cJSON_Delete(root);
+    if (st == STATUS_OK) st = model_config_check_sizes(cfg, path);
     return st;
 }
 
 int64_t tensor_spec_numel(const tensor_spec *spec) {
     int64_t n = 1;
-    for (int d = 0; d < spec->n_dims; d++) n *= spec->shape[d];
+    for (int d = 0; d < spec->n_dims; d++)
+        n *= spec->shape[d];
     return n;
 }
 
@@ -250,7 +318,8 @@ static status spec_list_add(spec_list *l, int layer, int n_dims, int64_t d0, int
 static status model_config_bert_specs(const model_config *c, spec_list *l) {
     int64_t H = c->hidden_size, I = c->intermediate_size;
     status st;
-    if ((st = spec_list_add(l, -1, 2, c->vocab_size, H, "bert.embeddings.word_embeddings.weight")) ||
+    if ((st =
+             spec_list_add(l, -1, 2, c->vocab_size, H, "bert.embeddings.word_embeddings.weight")) ||
         (st = spec_list_add(l, -1, 2, c->max_position_embeddings, H,
                             "bert.embeddings.position_embeddings.weight")) ||
         (st = spec_list_add(l, -1, 2, c->type_vocab_size, H,
@@ -258,7 +327,7 @@ static status model_config_bert_specs(const model_config *c, spec_list *l) {
         (st = spec_list_add(l, -1, 1, H, 0, "bert.embeddings.LayerNorm.weight")) ||
         (st = spec_list_add(l, -1, 1, H, 0, "bert.embeddings.LayerNorm.bias")))
         return st;
-    for (int i = 0; i < (int)c->n_layers; i++) {
+    for (int i = 0; i < c->n_layers; i++) { // n_layers <= 1024 (model_config_bounds)
         const char *p = "bert.encoder.layer";
         if ((st = spec_list_add(l, i, 2, H, H, "%s.%d.attention.self.query.weight", p, i)) ||
             (st = spec_list_add(l, i, 1, H, 0, "%s.%d.attention.self.query.bias", p, i)) ||
@@ -293,7 +362,7 @@ static status model_config_qwen3_specs(const model_config *c, spec_list *l) {
     int64_t Q = c->n_heads * D, KV = c->n_kv_heads * D;
     status st;
     if ((st = spec_list_add(l, -1, 2, c->vocab_size, H, "model.embed_tokens.weight"))) return st;
-    for (int i = 0; i < (int)c->n_layers; i++) {
+    for (int i = 0; i < c->n_layers; i++) { // n_layers <= 1024 (model_config_bounds)
         const char *p = "model.layers";
         if ((st = spec_list_add(l, i, 1, H, 0, "%s.%d.input_layernorm.weight", p, i)) ||
             (st = spec_list_add(l, i, 2, Q, H, "%s.%d.self_attn.q_proj.weight", p, i)) ||
@@ -319,9 +388,15 @@ status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, s
     spec_list l = {0};
     status st;
     switch (cfg->arch) {
-    case MODEL_ARCH_BERT_SEQ_CLS: st = model_config_bert_specs(cfg, &l); break;
-    case MODEL_ARCH_QWEN3_RERANKER: st = model_config_qwen3_specs(cfg, &l); break;
-    default: st = status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported", cfg->arch_name);
+    case MODEL_ARCH_BERT_SEQ_CLS:
+        st = model_config_bert_specs(cfg, &l);
+        break;
+    case MODEL_ARCH_QWEN3_RERANKER:
+        st = model_config_qwen3_specs(cfg, &l);
+        break;
+    default:
+        st = status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported",
+                         cfg->arch_name);
     }
     if (st != STATUS_OK) {
         free(l.items);

@@ -180,6 +180,22 @@ static void test_unsupported_options_are_rejected(void **state) {
                  "rms_norm_eps must be positive");
     expect_error("\"vocab_size\": 151669", "\"vocab_sizes\": 151669", STATUS_ERR_MISSING,
                  "vocab_size");
+    // Issue 10: sizes beyond a sane bound are errors, never truncated by a cast
+    // (2^32 + 1 layers used to pass as 1 through (int)).
+    expect_error("\"num_hidden_layers\": 4", "\"num_hidden_layers\": 4294967297", STATUS_ERR_FORMAT,
+                 "'num_hidden_layers' is 4294967297, above the largest");
+    expect_error("\"num_hidden_layers\": 4", "\"num_hidden_layers\": 9007199254740993",
+                 STATUS_ERR_FORMAT, "num_hidden_layers");
+    expect_error("\"vocab_size\": 151669", "\"vocab_size\": 1e300", STATUS_ERR_FORMAT,
+                 "vocab_size");
+    expect_error("\"intermediate_size\": 768", "\"intermediate_size\": 2097152", STATUS_ERR_FORMAT,
+                 "'intermediate_size' is 2097152, above");
+    expect_error("\"rms_norm_eps\": 1e-06", "\"rms_norm_eps\": 5", STATUS_ERR_FORMAT, "below 1");
+    // Each size within its bound, the product beyond: vocab 2^24 x hidden 2^16.
+    expect_error(NULL, "\"vocab_size\": 16777216, \"hidden_size\": 65536", STATUS_ERR_FORMAT,
+                 "more than 1099511627776 parameters");
+    expect_error("\"hidden_act\": \"silu\"", "\"hidden_act\": \"si\\u0000lu\"", STATUS_ERR_FORMAT,
+                 "field \"hidden_act\" contains the escape \\u0000");
     expect_error("\"Qwen3ForCausalLM\"", "\"Qwen3ForSequenceClassification\"",
                  STATUS_ERR_UNSUPPORTED, "Qwen3ForSequenceClassification is not supported");
     expect_error("\"rope_scaling\": null",
