@@ -1,6 +1,7 @@
 // grating info: what a Hugging Face model folder holds (architecture, sizes,
-// parameters, dtypes, bytes per layer), after full validation by
-// checkpoint_open().
+// parameters, dtypes, bytes per layer). With weights, after full validation
+// by checkpoint_open_ex(); without them (a folder of config.json alone), from
+// the architecture's tensor list, saying that the weights are absent.
 #include "cli.h"
 
 #include "checkpoint.h"
@@ -10,16 +11,32 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void cmd_info_usage(FILE *out) {
     fprintf(out,
-            "usage: grating info --model DIR [--json]\n\n"
-            "Opens and validates a Hugging Face model folder (config.json + model.safetensors\n"
-            "or sharded safetensors with model.safetensors.index.json) and describes it.\n\n"
-            "  --model DIR   the model folder\n"
-            "  --json        print one JSON object instead of text\n"
-            "  --help        this text\n");
+            "usage: grating info --model DIR [--json] [--allow-unused-tensors]\n\n"
+            "Describes a Hugging Face model folder: config.json, plus model.safetensors or\n"
+            "sharded safetensors with model.safetensors.index.json when present (then fully\n"
+            "validated). Without weights, sizes come from config.json alone (bytes on disk\n"
+            "from its torch_dtype) and the output says that the weights are absent.\n\n"
+            "  --model DIR              the model folder\n"
+            "  --json                   print one JSON object instead of text\n"
+            "  --allow-unused-tensors   describe a checkpoint holding tensors the architecture\n"
+            "                           does not read (listed) instead of refusing it\n"
+            "  --help                   this text\n");
 }
+
+// The folder being described: a validated checkpoint, or config.json alone.
+typedef struct {
+    const char *dir;
+    model_config cfg;
+    checkpoint ck;
+    int has_weights;
+    tensor_spec *specs; // (n_specs,) the architecture's tensors
+    size_t n_specs;
+    char dtypes[128]; // "F32", "BF16, F32", or from torch_dtype
+} info_model;
 
 // "1,234,567"
 static const char *cmd_info_grouped(uint64_t v, char *buf, size_t cap) {
@@ -38,29 +55,82 @@ static double cmd_info_mib(uint64_t bytes) {
     return (double)bytes / (1024.0 * 1024.0);
 }
 
-// The distinct dtypes of the architecture's tensors, e.g. "F32" or "BF16, F32".
-static void cmd_info_dtypes(const checkpoint *ck, char *buf, size_t cap) {
-    int seen[SAFETENSORS_N_DTYPES] = {0};
-    for (size_t i = 0; i < ck->n_specs; i++) {
-        checkpoint_tensor t;
-        if (checkpoint_find(ck, ck->specs[i].name, &t) == STATUS_OK) seen[t.info->dtype] = 1;
+// Bytes of spec i: as stored, or from torch_dtype without weights (disk 0
+// when torch_dtype is absent or not a float type).
+static checkpoint_bytes cmd_info_spec_bytes(const info_model *im, size_t i) {
+    uint64_t numel = (uint64_t)tensor_spec_numel(&im->specs[i]);
+    checkpoint_bytes b = {numel * model_config_dtype_bytes(&im->cfg), numel * sizeof(float)};
+    checkpoint_tensor t;
+    if (im->has_weights && checkpoint_find(&im->ck, im->specs[i].name, &t) == STATUS_OK)
+        b.disk = t.info->n_bytes;
+    return b;
+}
+
+// Bytes of the specs of layer `layer`, or (layer < 0) of those before the
+// layer stack (after == 0: embeddings) or after it (after == 1: head).
+static checkpoint_bytes cmd_info_group_bytes(const info_model *im, int64_t layer, int after) {
+    checkpoint_bytes sum = {0, 0};
+    int seen_layer = 0;
+    for (size_t i = 0; i < im->n_specs; i++) {
+        const tensor_spec *s = &im->specs[i];
+        if (s->layer >= 0) seen_layer = 1;
+        int take = layer >= 0 ? s->layer == layer : s->layer < 0 && seen_layer == after;
+        if (!take) continue;
+        checkpoint_bytes b = cmd_info_spec_bytes(im, i);
+        sum.disk += b.disk;
+        sum.f32 += b.f32;
     }
-    size_t at = 0;
+    return sum;
+}
+
+static uint64_t cmd_info_params(const info_model *im) {
+    uint64_t n = 0;
+    for (size_t i = 0; i < im->n_specs; i++)
+        n += (uint64_t)tensor_spec_numel(&im->specs[i]);
+    return n;
+}
+
+// The distinct dtypes of the architecture's tensors, e.g. "F32" or "BF16, F32".
+static void cmd_info_dtypes(info_model *im) {
+    char *buf = im->dtypes;
+    size_t cap = sizeof im->dtypes, at = 0;
     buf[0] = '\0';
+    if (!im->has_weights) {
+        snprintf(buf, cap, "%s", im->cfg.torch_dtype[0] ? im->cfg.torch_dtype : "unknown");
+        return;
+    }
+    int seen[SAFETENSORS_N_DTYPES] = {0};
+    for (size_t i = 0; i < im->n_specs; i++) {
+        checkpoint_tensor t;
+        if (checkpoint_find(&im->ck, im->specs[i].name, &t) == STATUS_OK) seen[t.info->dtype] = 1;
+    }
     for (int d = 0; d < SAFETENSORS_N_DTYPES; d++)
         if (seen[d] && at < cap)
             at += (size_t)snprintf(buf + at, cap - at, "%s%s", at ? ", " : "",
                                    safetensors_dtype_name((safetensors_dtype)d));
 }
 
-static int cmd_info_json(const checkpoint *ck, const char *dtypes) {
-    const model_config *c = checkpoint_config(ck);
+static int cmd_info_disk_known(const info_model *im) {
+    return im->has_weights || model_config_dtype_bytes(&im->cfg) > 0;
+}
+
+static void cmd_info_add_bytes(cJSON *o, const char *disk_key, const char *f32_key,
+                               const info_model *im, checkpoint_bytes b) {
+    if (cmd_info_disk_known(im))
+        cJSON_AddNumberToObject(o, disk_key, (double)b.disk);
+    else
+        cJSON_AddNullToObject(o, disk_key);
+    cJSON_AddNumberToObject(o, f32_key, (double)b.f32);
+}
+
+static int cmd_info_json(const info_model *im) {
+    const model_config *c = &im->cfg;
     cJSON *o = cJSON_CreateObject();
-    cJSON *layers = NULL;
     if (!o) return 1;
-    checkpoint_bytes emb = checkpoint_embedding_bytes(ck), head = checkpoint_head_bytes(ck);
-    cJSON_AddStringToObject(o, "model", ck->dir);
+    cJSON_AddStringToObject(o, "model", im->dir);
     cJSON_AddStringToObject(o, "architecture", c->arch_name);
+    cJSON_AddBoolToObject(o, "weights_present", im->has_weights);
+    cJSON_AddStringToObject(o, "sizes_from", im->has_weights ? "checkpoint" : "config.json");
     cJSON_AddNumberToObject(o, "layers", (double)c->n_layers);
     cJSON_AddNumberToObject(o, "hidden_size", (double)c->hidden_size);
     cJSON_AddNumberToObject(o, "heads", (double)c->n_heads);
@@ -69,30 +139,29 @@ static int cmd_info_json(const checkpoint *ck, const char *dtypes) {
     cJSON_AddNumberToObject(o, "intermediate_size", (double)c->intermediate_size);
     cJSON_AddNumberToObject(o, "vocab_size", (double)c->vocab_size);
     cJSON_AddNumberToObject(o, "max_position_embeddings", (double)c->max_position_embeddings);
-    cJSON_AddNumberToObject(o, "parameters", (double)checkpoint_param_count(ck));
+    cJSON_AddNumberToObject(o, "parameters", (double)cmd_info_params(im));
     // dtypes is "F32" or "BF16, F32": one array entry per name.
     cJSON *dts = cJSON_AddArrayToObject(o, "dtypes");
     char copy[128];
-    snprintf(copy, sizeof copy, "%s", dtypes);
+    snprintf(copy, sizeof copy, "%s", im->dtypes);
     for (char *save = NULL, *tok = strtok_r(copy, ", ", &save); dts && tok;
          tok = strtok_r(NULL, ", ", &save))
         cJSON_AddItemToArray(dts, cJSON_CreateString(tok));
-    cJSON_AddNumberToObject(o, "shards", (double)ck->n_shards);
-    cJSON_AddBoolToObject(o, "sharded", ck->sharded);
-    cJSON_AddNumberToObject(o, "embedding_bytes_disk", (double)emb.disk);
-    cJSON_AddNumberToObject(o, "embedding_bytes_f32", (double)emb.f32);
-    cJSON_AddNumberToObject(o, "head_bytes_disk", (double)head.disk);
-    cJSON_AddNumberToObject(o, "head_bytes_f32", (double)head.f32);
-    layers = cJSON_AddArrayToObject(o, "layer_bytes");
-    for (int l = 0; layers && l < c->n_layers; l++) {
-        checkpoint_bytes b;
-        checkpoint_layer_bytes(ck, l, &b);
+    cJSON_AddNumberToObject(o, "shards", (double)im->ck.n_shards);
+    cJSON_AddBoolToObject(o, "sharded", im->ck.sharded);
+    cmd_info_add_bytes(o, "embedding_bytes_disk", "embedding_bytes_f32", im,
+                       cmd_info_group_bytes(im, -1, 0));
+    cmd_info_add_bytes(o, "head_bytes_disk", "head_bytes_f32", im, cmd_info_group_bytes(im, -1, 1));
+    cJSON *layers = cJSON_AddArrayToObject(o, "layer_bytes");
+    for (int64_t l = 0; layers && l < c->n_layers; l++) {
         cJSON *e = cJSON_CreateObject();
         if (!e) break;
-        cJSON_AddNumberToObject(e, "disk", (double)b.disk);
-        cJSON_AddNumberToObject(e, "f32", (double)b.f32);
+        cmd_info_add_bytes(e, "disk", "f32", im, cmd_info_group_bytes(im, l, 0));
         cJSON_AddItemToArray(layers, e);
     }
+    cJSON *unused = cJSON_AddArrayToObject(o, "unused_tensors");
+    for (size_t i = 0; unused && i < im->ck.n_unused; i++)
+        cJSON_AddItemToArray(unused, cJSON_CreateString(im->ck.unused[i]));
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
     if (!text) {
@@ -104,11 +173,17 @@ static int cmd_info_json(const checkpoint *ck, const char *dtypes) {
     return 0;
 }
 
-static int cmd_info_text(const checkpoint *ck, const char *dtypes) {
-    const model_config *c = checkpoint_config(ck);
+// "1,234 on disk" or "? on disk" (no weights and no torch_dtype).
+static const char *cmd_info_disk(const info_model *im, uint64_t v, char *buf, size_t cap) {
+    if (!cmd_info_disk_known(im)) return snprintf(buf, cap, "?"), buf;
+    return cmd_info_grouped(v, buf, cap);
+}
+
+static int cmd_info_text(const info_model *im) {
+    const model_config *c = &im->cfg;
     char g[40];
-    checkpoint_bytes emb = checkpoint_embedding_bytes(ck), head = checkpoint_head_bytes(ck);
-    printf("model:              %s\n", ck->dir);
+    checkpoint_bytes emb = cmd_info_group_bytes(im, -1, 0), head = cmd_info_group_bytes(im, -1, 1);
+    printf("model:              %s\n", im->dir);
     printf("architecture:       %s\n", c->arch_name);
     printf("layers:             %lld\n", (long long)c->n_layers);
     printf("hidden size:        %lld\n", (long long)c->hidden_size);
@@ -117,48 +192,101 @@ static int cmd_info_text(const checkpoint *ck, const char *dtypes) {
     printf("intermediate size:  %lld\n", (long long)c->intermediate_size);
     printf("vocab size:         %lld\n", (long long)c->vocab_size);
     printf("max positions:      %lld\n", (long long)c->max_position_embeddings);
-    printf("parameters:         %s\n", cmd_info_grouped(checkpoint_param_count(ck), g, sizeof g));
-    printf("dtype on disk:      %s\n", dtypes);
-    printf("weight files:       %zu%s\n", ck->n_shards,
-           ck->sharded ? " shards (model.safetensors.index.json)" : " (model.safetensors)");
+    printf("parameters:         %s\n", cmd_info_grouped(cmd_info_params(im), g, sizeof g));
+    if (im->has_weights) {
+        printf("dtype on disk:      %s\n", im->dtypes);
+        printf("weight files:       %zu%s\n", im->ck.n_shards,
+               im->ck.sharded ? " shards (model.safetensors.index.json)" : " (model.safetensors)");
+    } else {
+        printf("dtype (config):     %s\n", im->dtypes);
+        printf("weights:            absent (no model.safetensors or "
+               "model.safetensors.index.json): sizes computed from config.json%s\n",
+               cmd_info_disk_known(im) ? "" : ", bytes on disk unknown (no torch_dtype)");
+    }
     // Layers of one model have identical shapes; print each only if they differ.
-    checkpoint_bytes first;
+    checkpoint_bytes first = cmd_info_group_bytes(im, 0, 0);
     int uniform = 1;
-    checkpoint_layer_bytes(ck, 0, &first);
-    for (int l = 1; l < c->n_layers; l++) {
-        checkpoint_bytes b;
-        checkpoint_layer_bytes(ck, l, &b);
-        uniform = uniform && b.disk == first.disk && b.f32 == first.f32;
+    for (int64_t l = 1; l < c->n_layers && uniform; l++) {
+        checkpoint_bytes b = cmd_info_group_bytes(im, l, 0);
+        uniform = b.disk == first.disk && b.f32 == first.f32;
     }
     if (uniform) {
-        printf("bytes per layer:    %s on disk", cmd_info_grouped(first.disk, g, sizeof g));
+        printf("bytes per layer:    %s on disk", cmd_info_disk(im, first.disk, g, sizeof g));
         printf(", %s as f32 (%.2f MiB)\n", cmd_info_grouped(first.f32, g, sizeof g),
                cmd_info_mib(first.f32));
     } else {
-        for (int l = 0; l < c->n_layers; l++) {
-            checkpoint_bytes b;
-            checkpoint_layer_bytes(ck, l, &b);
-            printf("bytes of layer %-3d  %s on disk", l, cmd_info_grouped(b.disk, g, sizeof g));
+        for (int64_t l = 0; l < c->n_layers; l++) {
+            checkpoint_bytes b = cmd_info_group_bytes(im, l, 0);
+            printf("bytes of layer %-3lld  %s on disk", (long long)l,
+                   cmd_info_disk(im, b.disk, g, sizeof g));
             printf(", %s as f32\n", cmd_info_grouped(b.f32, g, sizeof g));
         }
     }
-    printf("embedding bytes:    %s on disk", cmd_info_grouped(emb.disk, g, sizeof g));
+    printf("embedding bytes:    %s on disk", cmd_info_disk(im, emb.disk, g, sizeof g));
     printf(", %s as f32 (%.2f MiB)\n", cmd_info_grouped(emb.f32, g, sizeof g),
            cmd_info_mib(emb.f32));
-    printf("head bytes:         %s on disk", cmd_info_grouped(head.disk, g, sizeof g));
+    printf("head bytes:         %s on disk", cmd_info_disk(im, head.disk, g, sizeof g));
     printf(", %s as f32\n", cmd_info_grouped(head.f32, g, sizeof g));
+    if (im->ck.n_unused > 0) {
+        printf("unused tensors:     %zu (not read by %s with %lld layers)\n", im->ck.n_unused,
+               c->arch_name, (long long)c->n_layers);
+        for (size_t i = 0; i < im->ck.n_unused; i++)
+            printf("                    %s\n", im->ck.unused[i]);
+    }
     return 0;
+}
+
+// 1 when DIR/name exists in any form (a broken link or a directory too: the
+// checkpoint then says what is wrong with it).
+static int cmd_info_exists(const char *dir, const char *name) {
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return lstat(path, &sb) == 0;
+}
+
+// Opens the folder: the checkpoint when weights are present, else the config.
+static status cmd_info_open(info_model *im, const char *dir, int allow_unused) {
+    memset(im, 0, sizeof *im);
+    im->dir = dir;
+    im->has_weights = cmd_info_exists(dir, "model.safetensors") ||
+                      cmd_info_exists(dir, "model.safetensors.index.json");
+    status st;
+    if (im->has_weights) {
+        checkpoint_options opt = {.allow_unused_tensors = allow_unused};
+        if ((st = checkpoint_open_ex(&im->ck, dir, &opt))) return st;
+        im->cfg = im->ck.cfg;
+    } else {
+        struct stat sb;
+        if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
+            return status_fail(STATUS_ERR_IO, "%s: not a model folder (a directory)", dir);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/config.json", dir);
+        if ((st = model_config_load(&im->cfg, path))) return st;
+    }
+    if ((st = model_config_tensor_specs(&im->cfg, &im->specs, &im->n_specs))) {
+        checkpoint_close(&im->ck);
+        return st;
+    }
+    cmd_info_dtypes(im);
+    return STATUS_OK;
+}
+
+static void cmd_info_close(info_model *im) {
+    checkpoint_close(&im->ck);
+    free(im->specs);
 }
 
 int cmd_info(int argc, char **argv) {
     static const struct option long_opts[] = {
         {"model", required_argument, NULL, 'm'},
         {"json", no_argument, NULL, 'j'},
+        {"allow-unused-tensors", no_argument, NULL, 'u'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *dir = NULL;
-    int json = 0;
+    int json = 0, allow_unused = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -169,6 +297,9 @@ int cmd_info(int argc, char **argv) {
             break;
         case 'j':
             json = 1;
+            break;
+        case 'u':
+            allow_unused = 1;
             break;
         case 'h':
             cmd_info_usage(stdout);
@@ -188,14 +319,12 @@ int cmd_info(int argc, char **argv) {
         cmd_info_usage(stderr);
         return 2;
     }
-    checkpoint ck;
-    if (checkpoint_open(&ck, dir) != STATUS_OK) {
+    info_model im;
+    if (cmd_info_open(&im, dir, allow_unused) != STATUS_OK) {
         fprintf(stderr, "grating info: %s\n", status_message());
         return 1;
     }
-    char dtypes[128];
-    cmd_info_dtypes(&ck, dtypes, sizeof dtypes);
-    int rc = json ? cmd_info_json(&ck, dtypes) : cmd_info_text(&ck, dtypes);
-    checkpoint_close(&ck);
+    int rc = json ? cmd_info_json(&im) : cmd_info_text(&im);
+    cmd_info_close(&im);
     return rc;
 }

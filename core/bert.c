@@ -95,8 +95,13 @@ static status bert_read_all(const checkpoint *ck, const bert_named_buffer *bufs,
 }
 
 status bert_model_open_ex(bert_model *m, const char *dir, int resident, size_t embed_cache_rows) {
+    return bert_model_open_opts(m, dir, resident, embed_cache_rows, NULL);
+}
+
+status bert_model_open_opts(bert_model *m, const char *dir, int resident, size_t embed_cache_rows,
+                            const checkpoint_options *ck_opt) {
     memset(m, 0, sizeof *m);
-    status st = checkpoint_open(&m->ck, dir);
+    status st = checkpoint_open_ex(&m->ck, dir, ck_opt);
     if (st != STATUS_OK) return st;
     m->cfg = m->ck.cfg;
     const model_config *c = &m->cfg;

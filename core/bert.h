@@ -120,6 +120,9 @@ static inline status bert_layer_read(const checkpoint *ck, int layer, float *slo
 // embed_cache_rows == 0 reads the whole word-embedding table; > 0 keeps an
 // LRU of that many rows instead (core/embed_cache.h), read on a miss.
 status bert_model_open_ex(bert_model *m, const char *dir, int resident, size_t embed_cache_rows);
+// The same with checkpoint options (NULL = defaults: unused tensors refused).
+status bert_model_open_opts(bert_model *m, const char *dir, int resident, size_t embed_cache_rows,
+                            const checkpoint_options *ck_opt);
 static inline status bert_model_open(bert_model *m, const char *dir, int resident) {
     return bert_model_open_ex(m, dir, resident, 0);
 }

@@ -39,6 +39,7 @@ void checkpoint_close(checkpoint *ck) {
     strmap_free(&ck->names);
     mem_free(ck->dir);
     mem_free(ck->weights_path);
+    mem_free(ck->unused);
     memset(ck, 0, sizeof *ck);
 }
 
@@ -199,6 +200,66 @@ static status checkpoint_open_sharded(checkpoint *ck, const cJSON *root) {
     return st;
 }
 
+// Buffers that transformers stores next to the parameters and recomputes or
+// ignores on load; they are never "unused weights".
+static int checkpoint_is_buffer(const checkpoint *ck, const char *name) {
+    static const char *suffixes[] = {".position_ids", ".rotary_emb.inv_freq"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        size_t m = strlen(suffixes[i]);
+        if (n >= m && strcmp(name + n - m, suffixes[i]) == 0) return 1;
+    }
+    // Tied embeddings: transformers ties lm_head to embed_tokens, whatever
+    // the file holds.
+    return ck->cfg.tie_word_embeddings && strcmp(name, "lm_head.weight") == 0;
+}
+
+// The stored tensors no spec reads (e.g. layers beyond num_hidden_layers):
+// fills ck->unused; with allow == 0 and any unused, fails listing them.
+static status checkpoint_find_unused(checkpoint *ck, int allow) {
+    size_t total = 0;
+    for (size_t s = 0; s < ck->n_shards; s++)
+        total += ck->shards[s].n_tensors;
+    unsigned char *used = mem_calloc(MEM_OTHER, total ? total : 1);
+    size_t *base = mem_calloc(MEM_OTHER, (ck->n_shards + 1) * sizeof *base);
+    if (!used || !base) {
+        mem_free(used);
+        mem_free(base);
+        return status_wrap(STATUS_ERR_NOMEM, "%s", ck->weights_path);
+    }
+    for (size_t s = 0; s < ck->n_shards; s++)
+        base[s + 1] = base[s] + ck->shards[s].n_tensors;
+    for (size_t i = 0; i < ck->n_specs; i++) {
+        checkpoint_tensor t;
+        if (checkpoint_resolve(ck, ck->specs[i].name, &t))
+            used[base[t.shard] + (size_t)(t.info - t.file->tensors)] = 1;
+    }
+    status st = STATUS_OK;
+    ck->unused = mem_calloc(MEM_OTHER, (total ? total : 1) * sizeof *ck->unused);
+    if (!ck->unused) st = status_wrap(STATUS_ERR_NOMEM, "%s", ck->weights_path);
+    for (size_t s = 0; s < ck->n_shards && st == STATUS_OK; s++)
+        for (size_t k = 0; k < ck->shards[s].n_tensors; k++) {
+            const char *name = ck->shards[s].tensors[k].name;
+            if (!used[base[s] + k] && !checkpoint_is_buffer(ck, name))
+                ck->unused[ck->n_unused++] = name;
+        }
+    mem_free(used);
+    mem_free(base);
+    if (st != STATUS_OK || ck->n_unused == 0 || allow) return st;
+    char list[600];
+    size_t at = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < ck->n_unused && i < 5 && at < sizeof list; i++)
+        at += (size_t)snprintf(list + at, sizeof list - at, "%s'%s'", i ? ", " : "", ck->unused[i]);
+    return status_fail(STATUS_ERR_FORMAT,
+                       "%s: %zu tensor%s not used by %s with num_hidden_layers=%lld: %s%s "
+                       "(config.json describes less than the checkpoint holds; pass "
+                       "--allow-unused-tensors to run anyway)",
+                       ck->weights_path, ck->n_unused, ck->n_unused == 1 ? " is" : "s are",
+                       ck->cfg.arch_name, (long long)ck->cfg.n_layers, list,
+                       ck->n_unused > 5 ? ", ..." : "");
+}
+
 static void checkpoint_arch_desc(const checkpoint *ck, char *buf, size_t cap) {
     snprintf(buf, cap, "%s with num_hidden_layers=%lld", ck->cfg.arch_name,
              (long long)ck->cfg.n_layers);
@@ -270,6 +331,10 @@ static status checkpoint_open_weights(checkpoint *ck) {
 }
 
 status checkpoint_open(checkpoint *ck, const char *dir) {
+    return checkpoint_open_ex(ck, dir, NULL);
+}
+
+status checkpoint_open_ex(checkpoint *ck, const char *dir, const checkpoint_options *opt) {
     memset(ck, 0, sizeof *ck);
     struct stat sb;
     if (stat(dir, &sb) != 0)
@@ -298,6 +363,7 @@ status checkpoint_open(checkpoint *ck, const char *dir) {
     if ((st = model_config_tensor_specs(&ck->cfg, &ck->specs, &ck->n_specs))) goto fail;
     if ((st = checkpoint_open_weights(ck))) goto fail;
     if ((st = checkpoint_validate(ck))) goto fail;
+    if ((st = checkpoint_find_unused(ck, opt && opt->allow_unused_tensors))) goto fail;
     mem_free(config);
     return STATUS_OK;
 fail:

@@ -51,7 +51,21 @@ typedef struct {
     size_t n_shards;
     int sharded;  // 1 when read through the index JSON
     strmap names; // tensor name -> shard index << 32 | tensor index in shard
+    // Stored tensors that no spec reads (names owned by the shards), e.g.
+    // layers beyond num_hidden_layers; only non-empty when opened with
+    // allow_unused_tensors. Buffers transformers recomputes (position_ids,
+    // rotary inv_freq, a tied lm_head) are not listed.
+    const char **unused; // (n_unused,)
+    size_t n_unused;
 } checkpoint;
+
+typedef struct {
+    // 0 (default): a stored tensor that the architecture does not read is an
+    // error listing them (a checkpoint with more layers than config.json
+    // would otherwise run as a different, truncated model); 1: accepted and
+    // listed in ck->unused.
+    int allow_unused_tensors;
+} checkpoint_options;
 
 // Where a tensor lives.
 typedef struct {
@@ -67,7 +81,9 @@ typedef struct {
 } checkpoint_bytes;
 
 // Opens and validates the folder. On failure nothing needs closing.
+// checkpoint_open: default options (unused tensors refused).
 status checkpoint_open(checkpoint *ck, const char *dir);
+status checkpoint_open_ex(checkpoint *ck, const char *dir, const checkpoint_options *opt);
 
 // Closes every shard and frees everything. Safe on a zeroed struct.
 void checkpoint_close(checkpoint *ck);

@@ -255,6 +255,9 @@ status model_config_load(model_config *cfg, const char *path) {
                            path);
     }
     snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", first->valuestring);
+    const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype");
+    if (!cJSON_IsString(dt)) dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
+    if (cJSON_IsString(dt)) snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", dt->valuestring);
     if (strcmp(first->valuestring, "BertForSequenceClassification") == 0) {
         cfg->arch = MODEL_ARCH_BERT_SEQ_CLS;
         st = model_config_load_bert(cfg, root, path);
@@ -276,6 +279,13 @@ status model_config_load(model_config *cfg, const char *path) {
     cJSON_Delete(root);
     if (st == STATUS_OK) st = model_config_check_sizes(cfg, path);
     return st;
+}
+
+size_t model_config_dtype_bytes(const model_config *cfg) {
+    if (strcmp(cfg->torch_dtype, "float32") == 0) return 4;
+    if (strcmp(cfg->torch_dtype, "bfloat16") == 0 || strcmp(cfg->torch_dtype, "float16") == 0)
+        return 2;
+    return 0;
 }
 
 int64_t tensor_spec_numel(const tensor_spec *spec) {

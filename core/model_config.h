@@ -39,6 +39,9 @@ typedef struct {
     double layer_norm_eps;   // BERT layer_norm_eps; Qwen3 rms_norm_eps
     double rope_theta;       // Qwen3
     int tie_word_embeddings; // Qwen3
+    // "torch_dtype" (or newer "dtype") as written, e.g. "bfloat16"; "" when
+    // absent. Only describes the weights (`grating info` without them).
+    char torch_dtype[16];
 } model_config;
 
 // Largest number of dims of any tensor the project reads.
@@ -71,6 +74,10 @@ status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, s
 // id inside the vocabulary.
 status model_config_check_batch(const model_config *cfg, size_t n_seq, const size_t *seq_start,
                                 const size_t *seq_len, size_t n_tok, const int32_t *ids);
+
+// Bytes per element of cfg->torch_dtype ("float32" 4, "bfloat16"/"float16"
+// 2), or 0 when absent or another type.
+size_t model_config_dtype_bytes(const model_config *cfg);
 
 // Number of elements of one spec.
 int64_t tensor_spec_numel(const tensor_spec *spec);

@@ -99,8 +99,14 @@ status qwen3_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_
 
 status qwen3_model_open_ex(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
                            int resident, size_t embed_cache_rows) {
+    return qwen3_model_open_opts(m, dir, yes_id, no_id, resident, embed_cache_rows, NULL);
+}
+
+status qwen3_model_open_opts(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
+                             int resident, size_t embed_cache_rows,
+                             const checkpoint_options *ck_opt) {
     memset(m, 0, sizeof *m);
-    status st = checkpoint_open(&m->ck, dir);
+    status st = checkpoint_open_ex(&m->ck, dir, ck_opt);
     if (st != STATUS_OK) return st;
     m->cfg = m->ck.cfg;
     const model_config *c = &m->cfg;

@@ -161,6 +161,10 @@ static inline status qwen3_layer_read(const checkpoint *ck, int layer, float *sl
 // LM-head rows are read from the checkpoint either way.
 status qwen3_model_open_ex(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
                            int resident, size_t embed_cache_rows);
+// The same with checkpoint options (NULL = defaults: unused tensors refused).
+status qwen3_model_open_opts(qwen3_model *m, const char *dir, int32_t yes_id, int32_t no_id,
+                             int resident, size_t embed_cache_rows,
+                             const checkpoint_options *ck_opt);
 static inline status qwen3_model_open(qwen3_model *m, const char *dir, int32_t yes_id,
                                       int32_t no_id, int resident) {
     return qwen3_model_open_ex(m, dir, yes_id, no_id, resident, 0);

@@ -31,8 +31,10 @@ status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
     status st = model_config_load(&r->cfg, path);
     if (st != STATUS_OK) return st;
     r->arch = r->cfg.arch;
+    checkpoint_options ck_opt = {.allow_unused_tensors = opt->allow_unused_tensors};
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
-        if ((st = bert_model_open_ex(&r->bert, dir, opt->resident_layers, opt->embed_cache_rows)))
+        if ((st = bert_model_open_opts(&r->bert, dir, opt->resident_layers, opt->embed_cache_rows,
+                                       &ck_opt)))
             return st;
         if ((st = wordpiece_load(&r->wp, dir)) != STATUS_OK) {
             bert_model_free(&r->bert);
@@ -47,8 +49,8 @@ status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
         bpe_free(&r->bpe_tok);
         return st;
     }
-    if ((st = qwen3_model_open_ex(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id,
-                                  opt->resident_layers, opt->embed_cache_rows))) {
+    if ((st = qwen3_model_open_opts(&r->qwen, dir, r->prompt.yes_id, r->prompt.no_id,
+                                    opt->resident_layers, opt->embed_cache_rows, &ck_opt))) {
         qwen_prompt_free(&r->prompt);
         bpe_free(&r->bpe_tok);
         return st;

@@ -81,6 +81,10 @@ typedef struct {
     // O_DIRECT. reranker_layer_read must then not run on two threads at once
     // (one staging buffer): one weight window per reranker.
     int direct_io;
+    // 1: a checkpoint holding tensors the architecture does not read (e.g.
+    // more layers than config.json says) is accepted; 0 (default): refused
+    // with the list (checkpoint_options, `--allow-unused-tensors`).
+    int allow_unused_tensors;
 } reranker_options;
 
 // Opens model + tokenizer of a Hugging Face folder as `opt` says.
