@@ -187,8 +187,8 @@ static int cmd_info_text(const info_model *im) {
     printf("architecture:       %s\n", c->arch_name);
     printf("layers:             %lld\n", (long long)c->n_layers);
     printf("hidden size:        %lld\n", (long long)c->hidden_size);
-    printf("heads:              %lld query, %lld key/value (head dim %lld)\n", (long long)c->n_heads,
-           (long long)c->n_kv_heads, (long long)c->head_dim);
+    printf("heads:              %lld query, %lld key/value (head dim %lld)\n",
+           (long long)c->n_heads, (long long)c->n_kv_heads, (long long)c->head_dim);
     printf("intermediate size:  %lld\n", (long long)c->intermediate_size);
     printf("vocab size:         %lld\n", (long long)c->vocab_size);
     printf("max positions:      %lld\n", (long long)c->max_position_embeddings);

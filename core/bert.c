@@ -40,7 +40,8 @@ static size_t bert_part_numel(const model_config *cfg, const bert_layer_part *p)
 
 size_t bert_layer_floats(const model_config *cfg) {
     size_t n = 0;
-    for (int k = 0; k < BERT_N_LAYER_PARTS; k++) n += bert_part_numel(cfg, &bert_layer_parts[k]);
+    for (int k = 0; k < BERT_N_LAYER_PARTS; k++)
+        n += bert_part_numel(cfg, &bert_layer_parts[k]);
     return n;
 }
 
@@ -194,8 +195,8 @@ status bert_batch_validate(const bert_model *m, const bert_batch *b) {
     if (st != STATUS_OK) return st;
     for (size_t t = 0; t < b->n_tok; t++)
         if (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)
-            return status_fail(STATUS_ERR_ARG, "batch: token %zu has type id %d outside [0, %lld)", t,
-                               b->type_ids[t], (long long)c->type_vocab_size);
+            return status_fail(STATUS_ERR_ARG, "batch: token %zu has type id %d outside [0, %lld)",
+                               t, b->type_ids[t], (long long)c->type_vocab_size);
     return STATUS_OK;
 }
 
@@ -243,7 +244,8 @@ status bert_embed(const bert_model *m, const bert_batch *b, float *h) {
             const float *we = m->emb.word ? m->emb.word + (size_t)b->ids[t] * H : row;
             const float *pe = m->emb.pos + p * H;
             const float *te = m->emb.type + (size_t)b->type_ids[t] * H;
-            for (size_t j = 0; j < H; j++) row[j] = we[j] + te[j] + pe[j];
+            for (size_t j = 0; j < H; j++)
+                row[j] = we[j] + te[j] + pe[j];
         }
     }
     ops_layernorm_rows(h, b->n_tok, H, m->emb.ln_g, m->emb.ln_b, (float)m->cfg.layer_norm_eps);
@@ -261,8 +263,8 @@ static void bert_attention(const model_config *c, const bert_batch *b, bert_work
             const float *q = ws->qkv + t0 * 3 * H + hd * d;         // (T, d), row stride 3H
             const float *k = ws->qkv + t0 * 3 * H + H + hd * d;     // (T, d)
             const float *v = ws->qkv + t0 * 3 * H + 2 * H + hd * d; // (T, d)
-            float *att = ws->att;                                    // (T, T)
-            float *out = ws->ctx + t0 * H + hd * d;                  // (T, d), row stride H
+            float *att = ws->att;                                   // (T, T)
+            float *out = ws->ctx + t0 * H + hd * d;                 // (T, d), row stride H
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)d, 1.0f, q,
                         (int)(3 * H), k, (int)(3 * H), 0.0f, att, (int)T);
             ops_softmax_rows(att, T, T, scale);
@@ -297,11 +299,13 @@ void bert_score_first_tokens(const bert_model *m, const bert_batch *b, const flo
     float *first = ws->pool;          // (n, H)
     float *pooled = ws->pool + n * H; // (n, H)
     float *logits = ws->qkv;          // (n, C)
-    for (size_t s = 0; s < n; s++) memcpy(first + s * H, h + b->seq_start[s] * H, H * sizeof *h);
+    for (size_t s = 0; s < n; s++)
+        memcpy(first + s * H, h + b->seq_start[s] * H, H * sizeof *h);
     ops_linear(first, n, H, m->head.pool_w, m->head.pool_b, H, pooled, 0);
     ops_tanh(pooled, n * H);
     ops_linear(pooled, n, H, m->head.cls_w, m->head.cls_b, C, logits, 0);
-    for (size_t s = 0; s < n; s++) scores[s] = logits[s * C];
+    for (size_t s = 0; s < n; s++)
+        scores[s] = logits[s * C];
 }
 
 // A view of sequences [s0, s0 + count) of `b`, with token offsets relative to
@@ -331,10 +335,12 @@ status bert_forward_all_layers(const bert_model *m, const bert_batch *b, size_t 
     size_t n = b->n_seq, H = (size_t)m->cfg.hidden_size, L = (size_t)m->cfg.n_layers;
     if (chunk == 0 || chunk > n) chunk = n;
     size_t max_len = 0, max_chunk_tok = 0;
-    for (size_t s = 0; s < n; s++) max_len = b->seq_len[s] > max_len ? b->seq_len[s] : max_len;
+    for (size_t s = 0; s < n; s++)
+        max_len = b->seq_len[s] > max_len ? b->seq_len[s] : max_len;
     for (size_t s0 = 0; s0 < n; s0 += chunk) {
         size_t tok = 0;
-        for (size_t s = s0; s < s0 + chunk && s < n; s++) tok += b->seq_len[s];
+        for (size_t s = s0; s < s0 + chunk && s < n; s++)
+            tok += b->seq_len[s];
         max_chunk_tok = tok > max_chunk_tok ? tok : max_chunk_tok;
     }
     // The scoring step gathers n first-token rows twice into ws->pool.
@@ -373,7 +379,8 @@ status bert_forward_all_layers(const bert_model *m, const bert_batch *b, size_t 
         for (size_t s = 0; s < n; s++) {
             if (!isfinite(layer_scores[l * n + s]))
                 return status_fail(STATUS_ERR_NUMERIC,
-                                   "forward: candidate %zu has a non-finite score at layer %zu", s, l);
+                                   "forward: candidate %zu has a non-finite score at layer %zu", s,
+                                   l);
         }
     }
     return STATUS_OK;

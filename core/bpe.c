@@ -685,11 +685,11 @@ static status read_vocab_object(bpe_source *src, const cJSON *vocab, const char 
         return status_fail(STATUS_ERR_FORMAT, "%s: expected an object of token ids", what);
     const cJSON *item;
     cJSON_ArrayForEach(item, vocab) {
-        double v = item->valuedouble;
-        if (!cJSON_IsNumber(item) || v != (double)(int64_t)v)
-            return status_fail(STATUS_ERR_FORMAT, "%s: token '%s': expected an integer id", what,
-                               item->string);
-        status st = source_vocab(src, item->string, strlen(item->string), (int64_t)v);
+        int64_t v;
+        if (!json_number_int(item, 0, BPE_MAX_ID - 1, &v))
+            return status_fail(STATUS_ERR_FORMAT, "%s: token '%s': expected an integer id in 0..%d",
+                               what, item->string, BPE_MAX_ID - 1);
+        status st = source_vocab(src, item->string, strlen(item->string), v);
         if (st != STATUS_OK) return st;
     }
     return STATUS_OK;

@@ -210,6 +210,15 @@ static status json_member(const cJSON *obj, const char *key, const char *what, i
     return STATUS_OK;
 }
 
+int json_number_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out) {
+    if (!cJSON_IsNumber(item)) return 0;
+    double v = item->valuedouble;
+    // Compare as doubles first: converting an out-of-range double is undefined.
+    if (!(v >= (double)lo && v <= (double)hi) || v != floor(v)) return 0;
+    *out = (int64_t)v;
+    return *out >= lo && *out <= hi; // (double)hi may round up past hi
+}
+
 static status json_to_int(const cJSON *item, const char *key, const char *what, int64_t *out) {
     double v = cJSON_IsNumber(item) ? item->valuedouble : NAN;
     if (!cJSON_IsNumber(item) || !isfinite(v) || v != floor(v) || fabs(v) > 9007199254740992.0)

@@ -257,7 +257,8 @@ status model_config_load(model_config *cfg, const char *path) {
     snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", first->valuestring);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype");
     if (!cJSON_IsString(dt)) dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
-    if (cJSON_IsString(dt)) snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", dt->valuestring);
+    if (cJSON_IsString(dt))
+        snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", dt->valuestring);
     if (strcmp(first->valuestring, "BertForSequenceClassification") == 0) {
         cfg->arch = MODEL_ARCH_BERT_SEQ_CLS;
         st = model_config_load_bert(cfg, root, path);

@@ -11,7 +11,8 @@ void ops_linear(const float *x, size_t n, size_t in, const float *w, const float
         for (size_t i = 0; i < n; i++) {
             float *row = y + i * out;
             if (accumulate)
-                for (size_t j = 0; j < out; j++) row[j] += b[j];
+                for (size_t j = 0; j < out; j++)
+                    row[j] += b[j];
             else
                 memcpy(row, b, out * sizeof *row);
         }
@@ -26,7 +27,8 @@ void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, cons
     for (size_t i = 0; i < n; i++) {
         float *row = x + i * dim;
         double sum = 0.0;
-        for (size_t j = 0; j < dim; j++) sum += row[j];
+        for (size_t j = 0; j < dim; j++)
+            sum += row[j];
         double mean = sum / (double)dim;
         double sq = 0.0;
         for (size_t j = 0; j < dim; j++) {
@@ -35,19 +37,27 @@ void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, cons
         }
         float rstd = (float)(1.0 / sqrt(sq / (double)dim + (double)eps));
         float m = (float)mean;
-        for (size_t j = 0; j < dim; j++) row[j] = (row[j] - m) * rstd * gamma[j] + beta[j];
+        for (size_t j = 0; j < dim; j++)
+            row[j] = (row[j] - m) * rstd * gamma[j] + beta[j];
     }
 }
 
 // exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; degree-6 Taylor/minimax
-// polynomial. Written without calls or branches so loops over it vectorise.
+// polynomial. Written without calls or branches (selects only) so loops over
+// it vectorise. Defined for every input: x is clamped to [-87, 88] (so -Inf
+// gives exp(-87) and +Inf exp(88), as any finite x beyond them), and NaN is
+// computed as 0 and returned as NaN; n + 127 is then in [1, 254], and the
+// exponent bits are built unsigned (a NaN cast to int32_t or a left shift of
+// a negative value would be undefined). Finite results are bit-identical to
+// the version without these guards (tests/test_ops.c keeps it as reference).
 float ops_expf_fast(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
+    float xc = x != x ? 0.0f : x; // NaN -> 0 (restored below)
+    xc = xc < -87.0f ? -87.0f : xc;
+    xc = xc > 88.0f ? 88.0f : xc;
     const float magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
-    float t = x * 1.44269504088896341f + magic;
+    float t = xc * 1.44269504088896341f + magic;
     float nf = t - magic;
-    float r = x - nf * 0.693145751953125f; // ln2 high part (exact in float)
+    float r = xc - nf * 0.693145751953125f; // ln2 high part (exact in float)
     r = r - nf * 1.42860682030941723212e-6f;
     float p = 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
@@ -56,11 +66,12 @@ float ops_expf_fast(float x) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    int32_t n = (int32_t)nf;
-    int32_t bits = (n + 127) << 23;
+    int32_t n = (int32_t)nf; // in [-126, 127]
+    uint32_t bits = (uint32_t)(n + 127) << 23;
     float scale;
     memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
+    float y = p * scale;
+    return x != x ? x : y;
 }
 
 // erf: for |x| >= 0.5 Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, the
@@ -103,7 +114,8 @@ void ops_softmax_rows(float *x, size_t n, size_t dim, float scale) {
     for (size_t i = 0; i < n; i++) {
         float *row = x + i * dim;
         float mx = -INFINITY;
-        for (size_t j = 0; j < dim; j++) mx = row[j] > mx ? row[j] : mx;
+        for (size_t j = 0; j < dim; j++)
+            mx = row[j] > mx ? row[j] : mx;
         float sum = 0.0f;
         for (size_t j = 0; j < dim; j++) {
             float e = ops_expf_fast((row[j] - mx) * scale);
@@ -111,7 +123,8 @@ void ops_softmax_rows(float *x, size_t n, size_t dim, float scale) {
             sum += e;
         }
         float inv = 1.0f / sum;
-        for (size_t j = 0; j < dim; j++) row[j] *= inv;
+        for (size_t j = 0; j < dim; j++)
+            row[j] *= inv;
     }
 }
 
@@ -171,7 +184,8 @@ void ops_swiglu(const float *gate, const float *up, float *out, size_t n) {
 }
 
 void ops_tanh(float *x, size_t n) {
-    for (size_t i = 0; i < n; i++) x[i] = tanhf(x[i]);
+    for (size_t i = 0; i < n; i++)
+        x[i] = tanhf(x[i]);
 }
 
 int ops_all_finite(const float *x, size_t n) {

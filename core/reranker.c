@@ -6,8 +6,11 @@
 #include <string.h>
 
 static qwen3_batch reranker_qwen_batch(const reranker_batch *b) {
-    qwen3_batch q = {.n_seq = b->n_seq, .n_tok = b->n_tok, .seq_start = b->seq_start,
-                     .seq_len = b->seq_len, .ids = b->ids};
+    qwen3_batch q = {.n_seq = b->n_seq,
+                     .n_tok = b->n_tok,
+                     .seq_start = b->seq_start,
+                     .seq_len = b->seq_len,
+                     .ids = b->ids};
     return q;
 }
 
@@ -82,13 +85,15 @@ int reranker_layers_resident(const reranker *r) {
 }
 
 size_t reranker_layer_floats(const reranker *r) {
-    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_floats(&r->cfg) : qwen3_layer_floats(&r->cfg);
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_floats(&r->cfg)
+                                              : qwen3_layer_floats(&r->cfg);
 }
 
 status reranker_layer_read(void *ctx, int layer, float *slot) {
     const reranker *r = ctx;
-    return r->arch == MODEL_ARCH_BERT_SEQ_CLS ? bert_layer_read_io(&r->bert.ck, layer, slot, r->dio)
-                                              : qwen3_layer_read_io(&r->qwen.ck, layer, slot, r->dio);
+    return r->arch == MODEL_ARCH_BERT_SEQ_CLS
+               ? bert_layer_read_io(&r->bert.ck, layer, slot, r->dio)
+               : qwen3_layer_read_io(&r->qwen.ck, layer, slot, r->dio);
 }
 
 status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
@@ -127,7 +132,8 @@ status reranker_encode_pair(const reranker *r, const char *query, const char *do
     size_t len;
     status st;
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
-        st = wordpiece_encode_pair(&r->wp, query, strlen(query), doc, strlen(doc), max_len, &enc->wp_enc);
+        st = wordpiece_encode_pair(&r->wp, query, strlen(query), doc, strlen(doc), max_len,
+                                   &enc->wp_enc);
         if (st != STATUS_OK) return st;
         ids = enc->wp_enc.ids;
         types = enc->wp_enc.type_ids;
@@ -145,7 +151,8 @@ status reranker_encode_pair(const reranker *r, const char *query, const char *do
         int32_t *a = realloc(enc->ids, len * sizeof *a), *b = NULL;
         if (a) enc->ids = a;
         if (a) b = realloc(enc->type_ids, len * sizeof *b);
-        if (!a || !b) return status_fail(STATUS_ERR_NOMEM, "encoding of %zu tokens: out of memory", len);
+        if (!a || !b)
+            return status_fail(STATUS_ERR_NOMEM, "encoding of %zu tokens: out of memory", len);
         enc->type_ids = b;
         enc->cap = len;
     }
@@ -170,11 +177,14 @@ status reranker_check_max_len(const reranker *r, long *max_len, int given) {
     int64_t limit = r->cfg.max_position_embeddings;
     if (!given && *max_len > limit) *max_len = (long)limit;
     if (*max_len > limit)
-        return status_fail(STATUS_ERR_ARG, "--max-len %ld exceeds the model's max_position_embeddings %lld",
+        return status_fail(STATUS_ERR_ARG,
+                           "--max-len %ld exceeds the model's max_position_embeddings %lld",
                            *max_len, (long long)limit);
-    size_t tok_vocab = r->arch == MODEL_ARCH_BERT_SEQ_CLS ? r->wp.vocab_size : r->bpe_tok.vocab_size;
+    size_t tok_vocab =
+        r->arch == MODEL_ARCH_BERT_SEQ_CLS ? r->wp.vocab_size : r->bpe_tok.vocab_size;
     if ((int64_t)tok_vocab > r->cfg.vocab_size)
-        return status_fail(STATUS_ERR_SHAPE, "%s: tokenizer has %zu ids but the model's vocab_size is %lld",
+        return status_fail(STATUS_ERR_SHAPE,
+                           "%s: tokenizer has %zu ids but the model's vocab_size is %lld",
                            r->tokenizer_source, tok_vocab, (long long)r->cfg.vocab_size);
     return STATUS_OK;
 }
@@ -214,7 +224,8 @@ status reranker_embed(const reranker *r, const reranker_batch *b, float *h) {
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws) {
     if (!reranker_layers_resident(r))
-        return status_fail(STATUS_ERR_ARG, "layer %zu: the layers are not resident (use a weight window)", layer);
+        return status_fail(STATUS_ERR_ARG,
+                           "layer %zu: the layers are not resident (use a weight window)", layer);
     if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) {
         bert_layer_forward(&r->bert, &r->bert.layers[layer], b, h, &ws->bert);
         return STATUS_OK;
@@ -235,7 +246,8 @@ status reranker_score(const reranker *r, const reranker_batch *b, const float *h
 
 status reranker_forward_all_layers(const reranker *r, const reranker_batch *b, size_t chunk,
                                    float *layer_scores) {
-    if (r->arch == MODEL_ARCH_BERT_SEQ_CLS) return bert_forward_all_layers(&r->bert, b, chunk, layer_scores);
+    if (r->arch == MODEL_ARCH_BERT_SEQ_CLS)
+        return bert_forward_all_layers(&r->bert, b, chunk, layer_scores);
     qwen3_batch q = reranker_qwen_batch(b);
     return qwen3_forward_all_layers(&r->qwen, &q, chunk, layer_scores);
 }

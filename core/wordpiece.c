@@ -281,10 +281,9 @@ static status template_special_id(const cJSON *pp, const char *name, const char 
     const cJSON *entry = cJSON_IsObject(map) ? cJSON_GetObjectItemCaseSensitive(map, name) : NULL;
     const cJSON *ids = entry ? cJSON_GetObjectItemCaseSensitive(entry, "ids") : NULL;
     if (!cJSON_IsArray(ids) || cJSON_GetArraySize(ids) != 1 ||
-        !cJSON_IsNumber(cJSON_GetArrayItem(ids, 0)))
-        return status_fail(STATUS_ERR_FORMAT, "%s: special_tokens['%s']: expected one id", what,
-                           name);
-    *id = (int64_t)cJSON_GetArrayItem(ids, 0)->valuedouble;
+        !json_number_int(cJSON_GetArrayItem(ids, 0), 0, WORDPIECE_MAX_ID - 1, id))
+        return status_fail(STATUS_ERR_FORMAT, "%s: special_tokens['%s']: expected one id in 0..%d",
+                           what, name, WORDPIECE_MAX_ID - 1);
     return STATUS_OK;
 }
 
@@ -324,11 +323,11 @@ static status load_post_processor(wordpiece *wp, const cJSON *root, const char *
             const cJSON *pairv = cJSON_GetObjectItemCaseSensitive(pp, keys[i]);
             if (!cJSON_IsArray(pairv) || cJSON_GetArraySize(pairv) != 2 ||
                 !cJSON_IsString(cJSON_GetArrayItem(pairv, 0)) ||
-                !cJSON_IsNumber(cJSON_GetArrayItem(pairv, 1)))
-                return status_fail(STATUS_ERR_FORMAT, "%s: key '%s': expected [token, id]", what,
-                                   keys[i]);
+                !json_number_int(cJSON_GetArrayItem(pairv, 1), 0, WORDPIECE_MAX_ID - 1, ids[i]))
+                return status_fail(STATUS_ERR_FORMAT,
+                                   "%s: key '%s': expected [token, id] with an id in 0..%d", what,
+                                   keys[i], WORDPIECE_MAX_ID - 1);
             *names[i] = cJSON_GetArrayItem(pairv, 0)->valuestring;
-            *ids[i] = (int64_t)cJSON_GetArrayItem(pairv, 1)->valuedouble;
         }
         return STATUS_OK;
     }
@@ -351,6 +350,9 @@ static status load_added_tokens(wordpiece *wp, const cJSON *root, vocab_list *ex
         int single_word = 0, lstrip = 0, rstrip = 0, normalized = 0, special = 0;
         status st = json_get_string(item, "content", what, &content);
         if (st == STATUS_OK) st = json_get_int(item, "id", what, &id);
+        if (st == STATUS_OK && (id < 0 || id >= WORDPIECE_MAX_ID))
+            st = status_fail(STATUS_ERR_FORMAT, "%s: token '%s' has id %lld (expected 0..%d)", what,
+                             content, (long long)id, WORDPIECE_MAX_ID - 1);
         if (st == STATUS_OK) st = json_opt_bool(item, "special", what, &special);
         normalized = !special; // HF's default when the key is absent
         if (st == STATUS_OK) st = json_opt_bool(item, "single_word", what, &single_word);
@@ -408,13 +410,13 @@ static status load_tokenizer_json(wordpiece *wp, const char *path, const tokeniz
     }
     const cJSON *item;
     cJSON_ArrayForEach(item, vocab) {
-        double v = item->valuedouble;
-        if (!cJSON_IsNumber(item) || v != (double)(int64_t)v) {
-            st = status_fail(STATUS_ERR_FORMAT, "%s: vocab['%s']: expected an integer id", what,
-                             item->string);
+        int64_t v;
+        if (!json_number_int(item, 0, WORDPIECE_MAX_ID - 1, &v)) {
+            st = status_fail(STATUS_ERR_FORMAT, "%s: vocab['%s']: expected an integer id in 0..%d",
+                             what, item->string, WORDPIECE_MAX_ID - 1);
             goto done;
         }
-        st = vocab_list_push(&model, item->string, strlen(item->string), (int64_t)v);
+        st = vocab_list_push(&model, item->string, strlen(item->string), v);
         if (st != STATUS_OK) goto done;
     }
 

@@ -9,12 +9,14 @@
 #include <string.h>
 
 static void fill_uniform(gsl_rng *r, float *x, size_t n, float lo, float hi) {
-    for (size_t i = 0; i < n; i++) x[i] = lo + (hi - lo) * (float)gsl_rng_uniform(r);
+    for (size_t i = 0; i < n; i++)
+        x[i] = lo + (hi - lo) * (float)gsl_rng_uniform(r);
 }
 
 static float max_abs_diff(const float *a, const float *b, size_t n) {
     float m = 0.0f;
-    for (size_t i = 0; i < n; i++) m = fmaxf(m, fabsf(a[i] - b[i]));
+    for (size_t i = 0; i < n; i++)
+        m = fmaxf(m, fabsf(a[i] - b[i]));
     return m;
 }
 
@@ -31,10 +33,64 @@ static void test_expf_fast_relative_error(void **state) {
     assert_true(ops_expf_fast(0.0f) == 1.0f);
 }
 
+// ops_expf_fast as it was before the NaN guard (issue 10): the reference the
+// guarded version must match bit for bit on every finite input.
+static float expf_fast_unguarded(float x) {
+    x = x < -87.0f ? -87.0f : x;
+    x = x > 88.0f ? 88.0f : x;
+    const float magic = 12582912.0f;
+    float t = x * 1.44269504088896341f + magic;
+    float nf = t - magic;
+    float r = x - nf * 0.693145751953125f;
+    r = r - nf * 1.42860682030941723212e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t n = (int32_t)nf;
+    int32_t bits = (n + 127) * (1 << 23);
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
+}
+
+// NaN in, NaN out; +-Inf clamp like large finite inputs; every finite float
+// (all 2^32 bit patterns stepped by 97, plus the clamp edges) gives the same
+// bits as the unguarded reference. Under UBSan the old code aborted on NaN
+// (NaN -> int32_t cast, left shift of a negative value).
+static void test_expf_fast_nan_inf_and_bits(void **state) {
+    (void)state;
+    assert_true(isnan(ops_expf_fast(NAN)));
+    assert_true(isnan(ops_expf_fast(-NAN)));
+    assert_true(ops_expf_fast(INFINITY) == ops_expf_fast(88.0f));
+    assert_true(ops_expf_fast(-INFINITY) == ops_expf_fast(-87.0f));
+    assert_true(isfinite(ops_expf_fast(INFINITY)));
+    size_t checked = 0;
+    for (uint64_t u = 0; u <= UINT32_MAX; u += 97) {
+        uint32_t bits = (uint32_t)u;
+        float x;
+        memcpy(&x, &bits, sizeof x);
+        if (!isfinite(x)) continue;
+        float a = ops_expf_fast(x), b = expf_fast_unguarded(x);
+        if (memcmp(&a, &b, sizeof a) != 0) fail_msg("x = %a: %a vs reference %a", x, a, b);
+        checked++;
+    }
+    const float edges[] = {-87.0f, 88.0f, -87.00001f, 88.00001f, 0.0f, -0.0f, 1e-45f, -1e-45f};
+    for (size_t i = 0; i < sizeof edges / sizeof edges[0]; i++) {
+        float a = ops_expf_fast(edges[i]), b = expf_fast_unguarded(edges[i]);
+        assert_memory_equal(&a, &b, sizeof a);
+    }
+    assert_true(checked > 40000000);
+}
+
 static void test_erff_fast_abs_error(void **state) {
     (void)state;
     double worst = 0.0;
-    for (float x = -6.0f; x <= 6.0f; x += 0.001f) worst = fmax(worst, fabs(ops_erff_fast(x) - erf((double)x)));
+    for (float x = -6.0f; x <= 6.0f; x += 0.001f)
+        worst = fmax(worst, fabs(ops_erff_fast(x) - erf((double)x)));
     assert_true(worst < 3e-7);
 }
 
@@ -43,7 +99,8 @@ static void test_linear_matches_reference(void **state) {
     gsl_rng *r = gsl_rng_alloc(gsl_rng_mt19937);
     size_t n = 37, in = 53, out = 29; // odd sizes exercise sgemm edge kernels
     float *x = malloc(n * in * sizeof *x), *w = malloc(out * in * sizeof *w);
-    float *b = malloc(out * sizeof *b), *y = malloc(n * out * sizeof *y), *yr = malloc(n * out * sizeof *yr);
+    float *b = malloc(out * sizeof *b), *y = malloc(n * out * sizeof *y),
+          *yr = malloc(n * out * sizeof *yr);
     fill_uniform(r, x, n * in, -1, 1);
     fill_uniform(r, w, out * in, -1, 1);
     fill_uniform(r, b, out, -1, 1);
@@ -88,7 +145,8 @@ static void test_layernorm_gelu_softmax_match_reference(void **state) {
     assert_true(max_abs_diff(x, xr, n * dim) < 1e-6f);
     for (size_t i = 0; i < n; i++) {
         double s = 0.0;
-        for (size_t j = 0; j < dim; j++) s += x[i * dim + j];
+        for (size_t j = 0; j < dim; j++)
+            s += x[i * dim + j];
         assert_true(fabs(s - 1.0) < 1e-5);
     }
     free(x), free(xr), free(g), free(b);
@@ -214,6 +272,7 @@ static void test_swiglu_matches_reference(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_expf_fast_relative_error),
+        cmocka_unit_test(test_expf_fast_nan_inf_and_bits),
         cmocka_unit_test(test_erff_fast_abs_error),
         cmocka_unit_test(test_linear_matches_reference),
         cmocka_unit_test(test_layernorm_gelu_softmax_match_reference),
