@@ -7,6 +7,7 @@
 // algorithm, pre-tokenizer splits written out by hand, and loading errors.
 #include "testutil.h"
 
+#include "beir.h"
 #include "bpe.h"
 #include "json_file.h"
 #include "mem.h"
@@ -24,6 +25,15 @@
 
 // ---------------------------------------------------------------------------
 // Helpers
+
+// A golden JSONL line. Plain cJSON, not json_parse_text: the informative
+// "text" field of control-character cases holds \u0000, which grating's
+// loaders reject (a NUL would cut the text); the bytes compared come from
+// "text_hex".
+static status golden_parse_line(const char *line, size_t len, cJSON **obj) {
+    *obj = cJSON_ParseWithLength(line, len);
+    return *obj ? STATUS_OK : status_fail(STATUS_ERR_FORMAT, "golden line: malformed JSON");
+}
 
 static uint32_t fnv1a32_update(uint32_t h, const char *s, size_t n) {
     for (size_t i = 0; i < n; i++)
@@ -197,7 +207,7 @@ static void text_table_load(text_table *t, const char *path, int with_title) {
         size_t n = nl ? (size_t)(nl - line) : strlen(line);
         if (n > 0) {
             cJSON *obj;
-            assert_int_equal(json_parse_text(path, line, n, &obj), STATUS_OK);
+            assert_int_equal(golden_parse_line(line, n, &obj), STATUS_OK);
             const char *id, *text, *title = "";
             assert_int_equal(json_get_string(obj, "_id", path, &id), STATUS_OK);
             assert_int_equal(json_get_string(obj, "text", path, &text), STATUS_OK);
@@ -351,7 +361,7 @@ static size_t golden_check_jsonl(const bpe *tok, const qwen_prompt *qp, const ch
     char *save = NULL;
     for (char *line = strtok_r(data, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         cJSON *obj;
-        assert_int_equal(json_parse_text(file, line, strlen(line), &obj), STATUS_OK);
+        assert_int_equal(golden_parse_line(line, strlen(line), &obj), STATUS_OK);
         const char *name = "(unnamed)", *decoded_hex;
         assert_int_equal(json_opt_string(obj, "name", file, &name), STATUS_OK);
         assert_int_equal(json_get_string(obj, "decoded_hex", file, &decoded_hex), STATUS_OK);
@@ -1162,6 +1172,72 @@ static void test_prompt_template(void **state) {
     bpe_free(&tok);
 }
 
+// `grating tokenize` on a Qwen3 folder (issue 10: it used to reject Qwen3)
+// prints exactly the ids of the official Qwen3-Reranker prompt: the golden
+// inputs of tests/golden/qwen3/inputs.json (HF tokenizers, max_length 8192,
+// default instruction) for the first query's first three documents, and the
+// table names the parts. Skipped without the shared tokenizer and SciFact.
+static void test_cli_tokenize_qwen3_golden(void **state) {
+    (void)state;
+    const char *dir = testutil_shared_path(MODEL_REL);
+    const char *data = testutil_shared_path("data/scifact/corpus.jsonl");
+    if (!dir || !data) {
+        skip();
+        return;
+    }
+    char scifact[4200];
+    snprintf(scifact, sizeof scifact, "%.*s", (int)(strlen(data) - strlen("/corpus.jsonl")), data);
+    cJSON *golden = NULL;
+    assert_int_equal(
+        json_file_parse(testutil_source_path("tests/golden/qwen3/inputs.json"), &golden),
+        STATUS_OK);
+    beir_dataset ds;
+    if (beir_open(&ds, scifact, NULL, 0) != STATUS_OK) fail_msg("%s", status_message());
+    const cJSON *q0 = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(golden, "queries"), 0);
+    const char *qid = cJSON_GetObjectItemCaseSensitive(q0, "qid")->valuestring;
+    size_t qi;
+    assert_true(beir_query_find(&ds, qid, &qi));
+    const cJSON *doc_ids = cJSON_GetObjectItemCaseSensitive(q0, "doc_ids");
+    const cJSON *input_ids = cJSON_GetObjectItemCaseSensitive(q0, "input_ids");
+    for (int d = 0; d < 3; d++) {
+        char *text = NULL;
+        assert_int_equal(beir_doc_fetch(&ds, cJSON_GetArrayItem(doc_ids, d)->valuestring, &text),
+                         STATUS_OK);
+        const char *args[] = {"tokenize", "--model", dir,      "--query", ds.query_texts[qi],
+                              "--doc",    text,      "--json", NULL};
+        char *out = NULL, *err = NULL;
+        assert_int_equal(testutil_run_grating(args, &out, &err), 0);
+        cJSON *got = NULL;
+        assert_int_equal(json_parse_text("stdout", out, strlen(out), &got), STATUS_OK);
+        const cJSON *ids = cJSON_GetObjectItemCaseSensitive(got, "input_ids");
+        const cJSON *want = cJSON_GetArrayItem(input_ids, d);
+        assert_int_equal(cJSON_GetArraySize(ids), cJSON_GetArraySize(want));
+        for (int i = 0; i < cJSON_GetArraySize(want); i++)
+            assert_int_equal(cJSON_GetArrayItem(ids, i)->valueint,
+                             cJSON_GetArrayItem(want, i)->valueint);
+        fprintf(stderr, "tokenize (Qwen3) = golden for %s:%s (%d ids)\n", qid,
+                cJSON_GetArrayItem(doc_ids, d)->valuestring, cJSON_GetArraySize(want));
+        cJSON_Delete(got);
+        free(out);
+        free(err);
+        free(text);
+    }
+    // The table: prefix 39 + suffix 9 around the body; --instruction is used.
+    const char *table[] = {"tokenize",      "--model", dir,       "--query",
+                           "What is TP53?", "--doc",   "A gene.", "--instruction",
+                           "Find it",       NULL};
+    char *out = NULL, *err = NULL;
+    assert_int_equal(testutil_run_grating(table, &out, &err), 0);
+    assert_non_null(strstr(out, "<|im_start|>"));
+    assert_non_null(strstr(out, "(prefix 39, body "));
+    assert_non_null(strstr(out, ", suffix 9)"));
+    assert_non_null(strstr(out, "Find"));
+    free(out);
+    free(err);
+    beir_close(&ds);
+    cJSON_Delete(golden);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pre_tokenizer_pieces),
@@ -1171,6 +1247,7 @@ int main(void) {
         cmocka_unit_test(test_golden_codepoints),
         cmocka_unit_test(test_golden_tiny_tokenizer),
         cmocka_unit_test(test_prompt_template),
+        cmocka_unit_test(test_cli_tokenize_qwen3_golden),
         cmocka_unit_test(test_golden_tokenizer_json),
         cmocka_unit_test(test_golden_vocab_json),
     };
