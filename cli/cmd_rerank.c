@@ -11,6 +11,7 @@
 #include "mem_timeline.h"
 #include "json_file.h"
 #include "policy.h"
+#include "trec.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -72,19 +73,27 @@ static void rerank_list_policies(void) {
         printf("%-22s %s\n", policy_at(i)->name, policy_at(i)->summary);
 }
 
+// Through datasets/trec.h's writer: it refuses (writing nothing) what its
+// reader would reject (whitespace or empty qid/tag/docid, duplicate docids).
 static status rerank_write_trec(const char *path, const char *qid, const char *tag,
                                 const doc_list *docs, const engine_result *r) {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp-%ld", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", tmp, strerror(errno));
-    for (size_t pos = 0; pos < r->n; pos++)
-        fprintf(f, "%s Q0 %s %zu %zu %s\n", qid, docs->items[r->order[pos]].id, pos + 1, r->n - pos, tag);
-    if (fclose(f) != 0 || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return status_fail(STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    const char **ids = malloc((r->n ? r->n : 1) * sizeof *ids);
+    double *scores = malloc((r->n ? r->n : 1) * sizeof *scores);
+    status st = ids && scores ? STATUS_OK : status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
+    for (size_t pos = 0; st == STATUS_OK && pos < r->n; pos++) {
+        ids[pos] = docs->items[r->order[pos]].id;
+        scores[pos] = (double)(r->n - pos);
     }
-    return STATUS_OK;
+    trec_writer w;
+    if (st == STATUS_OK && (st = trec_writer_open(&w, path, tag)) == STATUS_OK) {
+        if ((st = trec_writer_add(&w, qid, ids, scores, r->n)) != STATUS_OK)
+            trec_writer_abort(&w);
+        else
+            st = trec_writer_close(&w);
+    }
+    free(ids);
+    free(scores);
+    return st;
 }
 
 // --embed-cache: a fraction of the vocabulary ("0.1", "10%") into *fraction,

@@ -354,7 +354,8 @@ status checkpoint_open_ex(checkpoint *ck, const char *dir, const checkpoint_opti
         st = status_wrap(STATUS_ERR_NOMEM, "%s", dir);
         goto fail;
     }
-    if (!checkpoint_is_file(config)) {
+    struct stat csb;
+    if (lstat(config, &csb) != 0) { // present but not a file: model_config_load says what
         st = status_fail(STATUS_ERR_IO, "%s: missing (a Hugging Face model folder needs it)",
                          config);
         goto fail;
