@@ -358,6 +358,53 @@ static void test_missing_tensor(void **state) {
     free(t);
 }
 
+// Issue 10: a stored tensor that the architecture does not read (a layer
+// beyond num_hidden_layers, a stray head) is refused by default, listing it;
+// allow_unused_tensors opens and lists them. Buffers HF recomputes
+// (position_ids) and the legacy aliases are not "unused".
+static void test_unused_tensors(void **state) {
+    (void)state;
+    size_t n;
+    raw_tensor *t = tiny_tensors(&n);
+    snprintf(t[n].name, sizeof t[n].name, "bert.encoder.layer.2.output.dense.bias");
+    t[n].dtype = "F32";
+    t[n].n_dims = 1;
+    t[n].shape[0] = 32;
+    snprintf(t[n + 1].name, sizeof t[n + 1].name, "cls.predictions.bias");
+    t[n + 1].dtype = "F32";
+    t[n + 1].n_dims = 1;
+    t[n + 1].shape[0] = 200;
+    snprintf(t[n + 2].name, sizeof t[n + 2].name, "bert.embeddings.position_ids");
+    t[n + 2].dtype = "I64";
+    t[n + 2].n_dims = 2;
+    t[n + 2].shape[0] = 1;
+    t[n + 2].shape[1] = 64;
+    char *dir = raw_checkpoint(t, n + 3);
+    checkpoint ck;
+    assert_int_equal(checkpoint_open(&ck, dir), STATUS_ERR_FORMAT);
+    expect_msg("model.safetensors: 2 tensors are not used by BertForSequenceClassification with "
+               "num_hidden_layers=2",
+               "'bert.encoder.layer.2.output.dense.bias', 'cls.predictions.bias'",
+               "--allow-unused-tensors");
+    checkpoint_options opt = {.allow_unused_tensors = 1};
+    assert_int_equal(checkpoint_open_ex(&ck, dir, &opt), STATUS_OK);
+    assert_int_equal(ck.n_unused, 2);
+    assert_string_equal(ck.unused[0], "bert.encoder.layer.2.output.dense.bias");
+    assert_string_equal(ck.unused[1], "cls.predictions.bias");
+    check_all_values(&ck);
+    checkpoint_close(&ck);
+    testutil_rmtree(dir);
+    free(dir);
+    // Without the extras: nothing unused, with or without the option.
+    dir = raw_checkpoint(t, n);
+    assert_int_equal(checkpoint_open(&ck, dir), STATUS_OK);
+    assert_int_equal(ck.n_unused, 0);
+    checkpoint_close(&ck);
+    testutil_rmtree(dir);
+    free(dir);
+    free(t);
+}
+
 static void test_layernorm_gamma_alias(void **state) {
     (void)state;
     size_t n;
@@ -653,6 +700,7 @@ int main(void) {
         cmocka_unit_test(test_shape_mismatch),
         cmocka_unit_test(test_missing_tensor),
         cmocka_unit_test(test_layernorm_gamma_alias),
+        cmocka_unit_test(test_unused_tensors),
         cmocka_unit_test(test_required_tensor_not_float),
         cmocka_unit_test(test_corrupt_single_file),
         cmocka_unit_test(test_index_errors),

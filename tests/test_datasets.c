@@ -652,6 +652,105 @@ static void test_trec_writer_abort_and_errors(void **state) {
     free(dir);
 }
 
+/* ------------------------------------------- issue 10: ids, NULs, files */
+
+// The writer accepts exactly the ids the reader reads back: every id the
+// shared rule accepts round-trips, every one it refuses is refused by the
+// writer (STATUS_ERR_ARG, nothing written) and, as a docid in a run file,
+// cannot be read as one column.
+static void test_trec_writer_accepts_what_reader_reads(void **state) {
+    (void)state;
+    char *dir = testutil_tmpdir();
+    const char *ids[] = {"d",    "x-1",  "é",    "a/b",  "\"q\"", "a b", "",
+                         "a\tb", "a\rb", "a\vb", "a\fb", "a\nb",  " a",  "a "};
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        int valid = trec_id_valid(ids[i]);
+        const char *path = path_in(dir, "w.trec");
+        trec_writer w;
+        assert_int_equal(trec_writer_open(&w, path, "t"), STATUS_OK);
+        const char *one[] = {ids[i]};
+        const double score[] = {1.0};
+        status st = trec_writer_add(&w, "q", one, score, 1);
+        assert_int_equal(st, valid ? STATUS_OK : STATUS_ERR_ARG);
+        assert_int_equal(trec_writer_close(&w), STATUS_OK);
+        trec_run run;
+        if (valid) {
+            assert_int_equal(trec_run_read(&run, path), STATUS_OK);
+            assert_string_equal(run.queries[0].cands[0].doc_id, ids[i]);
+            trec_run_free(&run);
+        }
+        // The same id hand-written as a docid: read back as the same single
+        // column only when the rule accepts it.
+        char line[128];
+        snprintf(line, sizeof line, "q Q0 %s 1 1.0 t\n", ids[i]);
+        write_text(dir, "h.trec", line);
+        status rst = trec_run_read(&run, path_in(dir, "h.trec"));
+        int same = rst == STATUS_OK && strcmp(run.queries[0].cands[0].doc_id, ids[i]) == 0;
+        if (rst == STATUS_OK) trec_run_free(&run);
+        assert_int_equal(same, valid);
+        // The tag and qid go through the same rule.
+        assert_int_equal(trec_writer_open(&w, path, ids[i]), valid ? STATUS_OK : STATUS_ERR_ARG);
+        if (valid) {
+            assert_int_equal(trec_writer_add(&w, ids[i], (const char *[]){"d"}, score, 1),
+                             STATUS_OK);
+            assert_int_equal(trec_writer_close(&w), STATUS_OK);
+        }
+    }
+    testutil_rmtree(dir);
+    free(dir);
+}
+
+// A NUL byte in a run or qrels line used to cut an id silently.
+static void test_nul_in_run_and_qrels(void **state) {
+    (void)state;
+    char *dir = testutil_tmpdir();
+    const char run_text[] = "q Q0 d1 1 2.0 t\nq Q0 d2\0x 2 1.0 t\n";
+    testutil_write_file(path_in(dir, "nul.trec"), run_text, sizeof run_text - 1);
+    trec_run run;
+    assert_failed(trec_run_read(&run, path_in(dir, "nul.trec")), STATUS_ERR_FORMAT,
+                  path_in(dir, "nul.trec"), 2, "column 8: a NUL byte");
+    write_text(dir, "corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"x\"}\n");
+    write_text(dir, "queries.jsonl", "{\"_id\":\"q\",\"text\":\"y\"}\n");
+    assert_int_equal(mkdir(path_in(dir, "qrels"), 0755), 0);
+    const char qrels[] = "query-id\tcorpus-id\tscore\nq\td1\t1\0 7\n";
+    testutil_write_file(path_in(dir, "qrels/test.tsv"), qrels, sizeof qrels - 1);
+    beir_dataset ds;
+    assert_failed(beir_open(&ds, dir, "test", 0), STATUS_ERR_FORMAT, "qrels/test.tsv", 2,
+                  "NUL byte");
+    // \u0000 in a corpus or queries line: named, not cut.
+    write_text(dir, "corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"x\\u0000y\"}\n");
+    assert_failed(beir_open(&ds, dir, NULL, 0), STATUS_ERR_FORMAT, "corpus.jsonl", 1,
+                  "field \"text\" contains the escape \\u0000");
+    write_text(dir, "corpus.jsonl", "{\"_id\":\"d1\",\"text\":\"x\"}\n");
+    write_text(dir, "queries.jsonl", "{\"_id\":\"q\\u0000\",\"text\":\"y\"}\n");
+    assert_failed(beir_open(&ds, dir, NULL, 0), STATUS_ERR_FORMAT, "queries.jsonl", 1,
+                  "field \"_id\"");
+    testutil_rmtree(dir);
+    free(dir);
+}
+
+// Directories where files are expected are named as such.
+static void test_directories_named(void **state) {
+    (void)state;
+    char *dir = testutil_tmpdir();
+    assert_int_equal(mkdir(path_in(dir, "x.jsonl"), 0755), 0);
+    doc_list docs;
+    assert_failed(doc_list_read_jsonl(&docs, path_in(dir, "x.jsonl")), STATUS_ERR_IO,
+                  path_in(dir, "x.jsonl"), 0, "is a directory");
+    trec_run run;
+    assert_failed(trec_run_read(&run, path_in(dir, "x.jsonl")), STATUS_ERR_IO,
+                  path_in(dir, "x.jsonl"), 0, "is a directory");
+    char *text;
+    size_t len;
+    assert_failed(file_read_all(path_in(dir, "x.jsonl"), &text, &len), STATUS_ERR_IO,
+                  path_in(dir, "x.jsonl"), 0, "is a directory");
+    assert_int_equal(mkdir(path_in(dir, "corpus.jsonl"), 0755), 0);
+    beir_dataset ds;
+    assert_failed(beir_open(&ds, dir, NULL, 0), STATUS_ERR_IO, "corpus.jsonl", 0, "is a directory");
+    testutil_rmtree(dir);
+    free(dir);
+}
+
 /* ------------------------------------------------------ real data (SciFact) */
 
 static void test_scifact_dataset(void **state) {
@@ -796,6 +895,9 @@ int main(void) {
         cmocka_unit_test(test_trec_errors_name_file_and_line),
         cmocka_unit_test(test_trec_write_read_round_trip),
         cmocka_unit_test(test_trec_writer_abort_and_errors),
+        cmocka_unit_test(test_trec_writer_accepts_what_reader_reads),
+        cmocka_unit_test(test_nul_in_run_and_qrels),
+        cmocka_unit_test(test_directories_named),
         cmocka_unit_test(test_scifact_dataset),
         cmocka_unit_test(test_scifact_bm25_run),
     };

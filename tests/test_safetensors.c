@@ -305,6 +305,18 @@ static void test_error_malformed_json(void **state) {
     expect_open_error(path, STATUS_ERR_FORMAT, "__metadata__", "format");
     path = write_st("meta2.safetensors", "{\"__metadata__\":[]}", NULL, 0);
     expect_open_error(path, STATUS_ERR_FORMAT, "__metadata__", NULL);
+    // Issue 10: a NUL in a tensor name would cut it ("w\u0000x" read as "w").
+    float data[1] = {0};
+    path = write_st("nul.safetensors",
+                    "{\"w\\u0000x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}",
+                    data, 4);
+    expect_open_error(path, STATUS_ERR_FORMAT, "safetensors header", "a key contains the escape");
+    // Shapes whose product overflows 64 bits are a size mismatch, not a wrap.
+    path = write_st("big.safetensors",
+                    "{\"w\":{\"dtype\":\"F32\",\"shape\":[4294967296,4294967296,16],"
+                    "\"data_offsets\":[0,4]}}",
+                    data, 4);
+    expect_open_error(path, STATUS_ERR_FORMAT, "'w'", "needs");
 }
 
 static void test_error_entries(void **state) {
