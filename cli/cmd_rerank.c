@@ -79,7 +79,8 @@ static status rerank_write_trec(const char *path, const char *qid, const char *t
                                 const doc_list *docs, const engine_result *r) {
     const char **ids = malloc((r->n ? r->n : 1) * sizeof *ids);
     double *scores = malloc((r->n ? r->n : 1) * sizeof *scores);
-    status st = ids && scores ? STATUS_OK : status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
+    status st =
+        ids && scores ? STATUS_OK : status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
     for (size_t pos = 0; st == STATUS_OK && pos < r->n; pos++) {
         ids[pos] = docs->items[r->order[pos]].id;
         scores[pos] = (double)(r->n - pos);
