@@ -95,8 +95,13 @@ static void cmd_info_dtypes(info_model *im) {
     char *buf = im->dtypes;
     size_t cap = sizeof im->dtypes, at = 0;
     buf[0] = '\0';
-    if (!im->has_weights) {
-        snprintf(buf, cap, "%s", im->cfg.torch_dtype[0] ? im->cfg.torch_dtype : "unknown");
+    if (!im->has_weights) { // torch_dtype, under the safetensors name when it has one
+        static const char *names[][2] = {
+            {"float32", "F32"}, {"float16", "F16"}, {"bfloat16", "BF16"}};
+        const char *dt = im->cfg.torch_dtype[0] ? im->cfg.torch_dtype : "unknown";
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (strcmp(dt, names[i][0]) == 0) dt = names[i][1];
+        snprintf(buf, cap, "%s", dt);
         return;
     }
     int seen[SAFETENSORS_N_DTYPES] = {0};
@@ -198,7 +203,9 @@ static int cmd_info_text(const info_model *im) {
         printf("weight files:       %zu%s\n", im->ck.n_shards,
                im->ck.sharded ? " shards (model.safetensors.index.json)" : " (model.safetensors)");
     } else {
-        printf("dtype (config):     %s\n", im->dtypes);
+        printf("dtype (config):     %s%s%s%s\n", im->dtypes,
+               im->cfg.torch_dtype[0] ? " (torch_dtype " : "", im->cfg.torch_dtype,
+               im->cfg.torch_dtype[0] ? ")" : "");
         printf("weights:            absent (no model.safetensors or "
                "model.safetensors.index.json): sizes computed from config.json%s\n",
                cmd_info_disk_known(im) ? "" : ", bytes on disk unknown (no torch_dtype)");

@@ -213,10 +213,13 @@ static status json_member(const cJSON *obj, const char *key, const char *what, i
 int json_number_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out) {
     if (!cJSON_IsNumber(item)) return 0;
     double v = item->valuedouble;
-    // Compare as doubles first: converting an out-of-range double is undefined.
-    if (!(v >= (double)lo && v <= (double)hi) || v != floor(v)) return 0;
-    *out = (int64_t)v;
-    return *out >= lo && *out <= hi; // (double)hi may round up past hi
+    // Checked as a double first (converting an out-of-range double is
+    // undefined); |v| <= 2^53 keeps the conversion exact and defined.
+    if (!(v >= -9007199254740992.0 && v <= 9007199254740992.0) || v != floor(v)) return 0;
+    int64_t i = (int64_t)v;
+    if (i < lo || i > hi) return 0;
+    *out = i;
+    return 1;
 }
 
 static status json_to_int(const cJSON *item, const char *key, const char *what, int64_t *out) {

@@ -39,8 +39,9 @@ status json_parse_text(const char *what, const char *text, size_t len, cJSON **o
 status json_file_parse(const char *path, cJSON **out);
 
 // 1 and *out set when `item` is a JSON number holding an integer in
-// [lo, hi] (checked before any conversion: casting an out-of-range double to
-// an integer is undefined behaviour); 0 otherwise, *out unchanged.
+// [lo, hi] and in [-2^53, 2^53] (checked before any conversion: casting an
+// out-of-range double to an integer is undefined behaviour); 0 otherwise,
+// *out unchanged.
 int json_number_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out);
 
 // Required members. `what` names the file (or file + object) in messages.
