@@ -4,6 +4,7 @@
 #include "trec.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -372,6 +373,9 @@ status trace_read(trace *t, const char *path) {
         }
         st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
         if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
+        // Sizes from the file: (L + 1) * n floats must not overflow.
+        if (st == STATUS_OK && q->n > SIZE_MAX / ((L + 1) * sizeof *q->scores))
+            st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path, q->qid, q->n);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
             q->tokens = malloc(q->n * sizeof *q->tokens);
