@@ -80,7 +80,9 @@ int cmd_merge(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
-        case 'f': force = 1; break;
+        case 'f':
+            force = 1;
+            break;
         case 'h': merge_usage(stdout); return 0;
         default: merge_usage(stderr); return 2;
         }

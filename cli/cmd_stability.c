@@ -16,27 +16,26 @@
 #include <unistd.h>
 
 static void stability_usage(FILE *out) {
-    fprintf(out, "usage: grating stability --trace FILE.h5 [--out FILE.csv [--force]] [--clusters K]\n\n"
-                 "Per layer, averaged over the trace's queries: Kendall tau-b and Goodman-Kruskal\n"
-                 "gamma of the layer's ranking vs the final ranking, cluster gamma (only pairs in\n"
-                 "different clusters of an exact 1-D K-Means of the layer's scores, K = 3 by\n"
-                 "default) and top-1/5/10 overlap with the final top-K.\n\n"
-                 "  --out FILE.csv  also write the table as CSV (missing folders are created)\n"
-                 "  --force         replace an existing --out file\n\n"
-                 "The trace is read in a separate process: a corrupt file gives an error, never a\n"
-                 "crash or a hang (GRATING_H5_TIMEOUT=SECONDS bounds the read).\n");
+    fprintf(out,
+            "usage: grating stability --trace FILE.h5 [--out FILE.csv [--force]] [--clusters K]\n\n"
+            "Per layer, averaged over the trace's queries: Kendall tau-b and Goodman-Kruskal\n"
+            "gamma of the layer's ranking vs the final ranking, cluster gamma (only pairs in\n"
+            "different clusters of an exact 1-D K-Means of the layer's scores, K = 3 by\n"
+            "default) and top-1/5/10 overlap with the final top-K.\n\n"
+            "  --out FILE.csv  also write the table as CSV (missing folders are created)\n"
+            "  --force         replace an existing --out file\n\n"
+            "The trace is read in a separate process: a corrupt file gives an error, never a\n"
+            "crash or a hang (GRATING_H5_TIMEOUT=SECONDS bounds the read).\n");
 }
 
 int cmd_stability(int argc, char **argv) {
     const char *trace_path = NULL, *out = NULL;
     long clusters = 3;
     int force = 0;
-    static const struct option opts[] = {{"trace", required_argument, 0, 't'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"clusters", required_argument, 0, 'k'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    static const struct option opts[] = {
+        {"trace", required_argument, 0, 't'},    {"out", required_argument, 0, 'o'},
+        {"clusters", required_argument, 0, 'k'}, {"force", no_argument, 0, 'f'},
+        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     optind = 1;
     int c;
     char *end;
@@ -44,7 +43,9 @@ int cmd_stability(int argc, char **argv) {
         switch (c) {
         case 't': trace_path = optarg; break;
         case 'o': out = optarg; break;
-        case 'f': force = 1; break;
+        case 'f':
+            force = 1;
+            break;
         case 'k':
             clusters = strtol(optarg, &end, 10);
             if (*end || clusters < 1 || clusters > 64) {

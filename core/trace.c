@@ -375,7 +375,8 @@ status trace_read(trace *t, const char *path) {
         if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
         // Sizes from the file: (L + 1) * n floats must not overflow.
         if (st == STATUS_OK && q->n > SIZE_MAX / ((L + 1) * sizeof *q->scores))
-            st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path, q->qid, q->n);
+            st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path,
+                             q->qid, q->n);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
             q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -441,7 +442,8 @@ static int trace_merge_keys_from_run(const trace *parts, size_t n_parts, const c
     if (run_path[0] != '/' && access(run_path, R_OK) != 0) {
         const char *slash = strrchr(first_input, '/');
         if (!slash) return 0;
-        snprintf(buf, sizeof buf, "%.*s/%.2000s", (int)(slash - first_input), first_input, run_path);
+        snprintf(buf, sizeof buf, "%.*s/%.2000s", (int)(slash - first_input), first_input,
+                 run_path);
         run_path = buf;
     }
     trec_run run;
@@ -450,8 +452,10 @@ static int trace_merge_keys_from_run(const trace *parts, size_t n_parts, const c
     for (size_t i = 0, o = 0; i < n_parts && ok; i++)
         for (size_t j = 0; j < parts[i].n_queries && ok; j++, o++) {
             const trec_query *q = trec_run_find(&run, parts[i].queries[j].qid);
-            if (q) items[o].key = (uint64_t)(q - run.queries);
-            else ok = 0;
+            if (q)
+                items[o].key = (uint64_t)(q - run.queries);
+            else
+                ok = 0;
         }
     trec_run_free(&run);
     return ok;
@@ -459,7 +463,8 @@ static int trace_merge_keys_from_run(const trace *parts, size_t n_parts, const c
 
 // Keys from the inputs' `--shard i/n` (one n, distinct i): query j of shard i
 // was query i + j n of the run.
-static int trace_merge_keys_from_shards(const trace *parts, size_t n_parts, trace_merge_item *items) {
+static int trace_merge_keys_from_shards(const trace *parts, size_t n_parts,
+                                        trace_merge_item *items) {
     size_t count0 = 0;
     unsigned char *used = NULL;
     int ok = 1;
@@ -472,14 +477,15 @@ static int trace_merge_keys_from_shards(const trace *parts, size_t n_parts, trac
         }
         ok = ok && count == count0 && !used[index];
         if (ok) used[index] = 1;
-        for (size_t j = 0; j < parts[i].n_queries && ok; j++, o++) items[o].key = (uint64_t)(index + j * count);
+        for (size_t j = 0; j < parts[i].n_queries && ok; j++, o++)
+            items[o].key = (uint64_t)(index + j * count);
     }
     free(used);
     return ok;
 }
 
-status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const char *out, const char *command,
-                           const char **order) {
+status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const char *out,
+                           const char *command, const char **order) {
     if (order) *order = "";
     if (n_inputs == 0) return status_fail(STATUS_ERR_ARG, "merge: no input traces");
     trace *parts = calloc(n_inputs, sizeof *parts);
@@ -491,8 +497,9 @@ status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const cha
         if (st == STATUS_OK && i > 0) {
             const trace_meta *a = &parts[0].meta, *b = &parts[i].meta;
             if (!trace_str_eq(a->config_hash, b->config_hash) || a->n_layers != b->n_layers ||
-                !trace_str_eq(a->dataset, b->dataset) || !trace_str_eq(a->run, b->run) || a->top_n != b->top_n ||
-                a->max_len != b->max_len || !trace_str_eq(a->split, b->split))
+                !trace_str_eq(a->dataset, b->dataset) || !trace_str_eq(a->run, b->run) ||
+                a->top_n != b->top_n || a->max_len != b->max_len ||
+                !trace_str_eq(a->split, b->split))
                 st = status_fail(STATUS_ERR_ARG,
                                  "merge: %s was made with a different model, dataset, run, split, "
                                  "top_n or max_len than %s",
@@ -500,7 +507,8 @@ status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const cha
         }
         if (st == STATUS_OK) {
             total += parts[i].n_queries;
-            cmd_len += strlen(inputs[i]) + strlen(parts[i].meta.command ? parts[i].meta.command : "") + 16;
+            cmd_len +=
+                strlen(inputs[i]) + strlen(parts[i].meta.command ? parts[i].meta.command : "") + 16;
         }
     }
     // Run order: the run file's, else the shards' interleaving, else as given.
@@ -508,21 +516,28 @@ status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const cha
     if (st == STATUS_OK && !items) st = status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
     if (st == STATUS_OK) {
         for (size_t i = 0, o = 0; i < n_inputs; i++)
-            for (size_t j = 0; j < parts[i].n_queries; j++, o++) items[o] = (trace_merge_item){i, j, o};
-        const char *how = "the order of the inputs (their run file is not readable here and they were not all "
-                          "made with --shard i/n of one n)";
-        if (trace_merge_keys_from_run(parts, n_inputs, inputs[0], items)) how = "the query order of the run file";
-        else if (trace_merge_keys_from_shards(parts, n_inputs, items)) how = "the run order of the --shard i/n inputs";
+            for (size_t j = 0; j < parts[i].n_queries; j++, o++)
+                items[o] = (trace_merge_item){i, j, o};
+        const char *how =
+            "the order of the inputs (their run file is not readable here and they were not all "
+            "made with --shard i/n of one n)";
+        if (trace_merge_keys_from_run(parts, n_inputs, inputs[0], items))
+            how = "the query order of the run file";
+        else if (trace_merge_keys_from_shards(parts, n_inputs, items))
+            how = "the run order of the --shard i/n inputs";
         else
-            for (size_t o = 0; o < total; o++) items[o].key = o;
+            for (size_t o = 0; o < total; o++)
+                items[o].key = o;
         if (order) *order = how;
         qsort(items, total, sizeof *items, trace_merge_cmp);
     }
     // Provenance: the merge command, then each input's command.
     char *merged_command = st == STATUS_OK ? malloc(cmd_len + 1) : NULL;
-    if (st == STATUS_OK && !merged_command) st = status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
+    if (st == STATUS_OK && !merged_command)
+        st = status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
     if (st == STATUS_OK) {
-        size_t o = (size_t)snprintf(merged_command, cmd_len + 1, "%s", command ? command : "grating merge");
+        size_t o = (size_t)snprintf(merged_command, cmd_len + 1, "%s",
+                                    command ? command : "grating merge");
         for (size_t i = 0; i < n_inputs; i++)
             o += (size_t)snprintf(merged_command + o, cmd_len + 1 - o, "\ninput %s: %s", inputs[i],
                                   parts[i].meta.command ? parts[i].meta.command : "");
@@ -536,8 +551,8 @@ status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const cha
     for (size_t o = 0; o < total && st == STATUS_OK; o++) {
         const trace_query *q = &parts[items[o].part].queries[items[o].query];
         if (trace_writer_has_query(&w, q->qid))
-            st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)", q->qid,
-                             inputs[items[o].part]);
+            st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)",
+                             q->qid, inputs[items[o].part]);
         else
             st = trace_writer_add_query(&w, q);
     }
