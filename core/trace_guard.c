@@ -157,24 +157,21 @@ static void guard_put_meta(guard_buf *b, trace_meta *m) {
         guard_put_u64(b, (uint64_t)*trace_meta_int_field(m, i, NULL));
 }
 
-static void guard_get_meta(guard_stream *r, trace_meta *m) {
+// Decodes guard_put_meta: the same number of fields as this build has.
+// `strings_required`: a NULL string field makes the stream malformed.
+static void guard_get_meta(guard_stream *r, trace_meta *m, int strings_required) {
     memset(m, 0, sizeof *m);
-    size_t ns = (size_t)guard_get_u64(r);
-    for (size_t i = 0; i < ns && !r->bad; i++) {
-        char **field = trace_meta_string_field(m, i, NULL);
-        if (!field)
-            r->bad = 1;
-        else
-            guard_get_str(r, field, 0);
-    }
-    size_t ni = (size_t)guard_get_u64(r);
-    for (size_t i = 0; i < ni && !r->bad; i++) {
-        int64_t *field = trace_meta_int_field(m, i, NULL);
-        if (!field)
-            r->bad = 1;
-        else
-            *field = (int64_t)guard_get_u64(r);
-    }
+    size_t ns = 0, ni = 0;
+    while (trace_meta_string_field(m, ns, NULL))
+        ns++;
+    while (trace_meta_int_field(m, ni, NULL))
+        ni++;
+    if (guard_get_u64(r) != ns) r->bad = 1;
+    for (size_t i = 0; i < ns && !r->bad; i++)
+        guard_get_str(r, trace_meta_string_field(m, i, NULL), strings_required);
+    if (guard_get_u64(r) != ni) r->bad = 1;
+    for (size_t i = 0; i < ni && !r->bad; i++)
+        *trace_meta_int_field(m, i, NULL) = (int64_t)guard_get_u64(r);
 }
 
 static void guard_put_trace(guard_buf *b, trace *t) {
@@ -199,7 +196,7 @@ static void guard_put_trace(guard_buf *b, trace *t) {
 // Decodes guard_put_trace; 0 when the stream is malformed (t is then freed).
 static int guard_get_trace(guard_stream *r, trace *t) {
     memset(t, 0, sizeof *t);
-    guard_get_meta(r, &t->meta);
+    guard_get_meta(r, &t->meta, 1);
     if (!r->bad && (t->meta.n_layers < 1 || t->meta.n_layers > 1000)) r->bad = 1;
     size_t L = r->bad ? 0 : (size_t)t->meta.n_layers;
     size_t nq = guard_get_count(r, 2 * sizeof(uint64_t)); // a query is at least qid + n
@@ -282,7 +279,7 @@ static int guard_get_sweep(guard_stream *s, sweep_grid *g, sweep_results *r, tra
     }
     if (guard_get_u64(s) != SWEEP_N_METRICS || (nq && nc > SIZE_MAX / nq)) s->bad = 1;
     if (!s->bad) r->values = guard_get_array(s, nc * nq, SWEEP_N_METRICS * sizeof *r->values);
-    guard_get_meta(s, meta);
+    guard_get_meta(s, meta, 0);
     if (s->left != 0) s->bad = 1;
     if (s->bad) {
         sweep_grid_free(g);
@@ -411,7 +408,7 @@ static int guard_collect(int fd, double deadline, size_t cap, guard_buf *in, int
             return 1;
         }
         struct pollfd pf = {.fd = fd, .events = POLLIN};
-        int rc = poll(&pf, 1, (int)(left * 1000) + 1);
+        int rc = poll(&pf, 1, left < 1e6 ? (int)(left * 1000) + 1 : 1000000000);
         if (rc < 0 && errno == EINTR) continue;
         if (rc < 0) return 0;
         if (rc == 0) continue; // the loop checks the deadline
@@ -467,7 +464,11 @@ static status guard_run(const guard_job *job, const char *what, guard_buf *in,
     close(fds[0]);
     if (!collected) {
         kill(pid, SIGKILL);
-        deadline = guard_now();
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {
+        }
+        return status_fail(STATUS_ERR_NOMEM,
+                           "%s: not a readable %s (its contents exceed %zu bytes or memory)",
+                           job->path, what, cap);
     }
     int ws = guard_reap(pid, deadline, &timed_out);
     if (timed_out)
@@ -475,10 +476,6 @@ static status guard_run(const guard_job *job, const char *what, guard_buf *in,
                            "%s: not a readable %s (libhdf5 did not finish reading it in %.0f s; "
                            "GRATING_H5_TIMEOUT=SECONDS sets the limit)",
                            job->path, what, timeout);
-    if (!collected)
-        return status_fail(STATUS_ERR_NOMEM,
-                           "%s: not a readable %s (its contents exceed %zu bytes or memory)",
-                           job->path, what, cap);
     if (WIFSIGNALED(ws))
         return status_fail(
             STATUS_ERR_FORMAT,
