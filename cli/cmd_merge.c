@@ -4,9 +4,10 @@
  */
 #include "cli.h"
 
-#include "h5util.h"
+#include "fsutil.h"
 #include "sweep.h"
 #include "trace.h"
+#include "trace_guard.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -16,11 +17,15 @@
 
 static void merge_usage(FILE *out) {
     fprintf(out,
-            "usage: grating merge --out OUT INPUT...\n\n"
+            "usage: grating merge --out OUT [--force] INPUT...\n\n"
             "Traces: INPUTs are shard traces (.h5) of the same model, dataset and run; OUT is\n"
-            "the merged trace. Sweeps: INPUTs are shard output folders (with sweep.h5) of the\n"
-            "same grid; OUT is a folder with the merged sweep.csv and sweep.h5, equal to an\n"
-            "unsharded sweep.\n");
+            "the merged trace, its queries in the order of the run file (else in the run order\n"
+            "of the inputs' --shard i/n), its command attribute this command line followed by\n"
+            "each input's. Sweeps: INPUTs are shard output folders (with sweep.h5) of the same\n"
+            "grid; OUT is a folder with the merged sweep.csv and sweep.h5, equal to an\n"
+            "unsharded sweep. Inputs are read in a separate process (a corrupt file gives an\n"
+            "error, never a crash or a hang; GRATING_H5_TIMEOUT=SECONDS bounds each read).\n\n"
+            "  --force  replace an existing OUT (trace) or OUT/sweep.csv, OUT/sweep.h5 (sweep)\n");
 }
 
 static int merge_is_dir(const char *p) {
@@ -37,7 +42,7 @@ static status merge_sweeps(char **inputs, size_t n, const char *out, const char 
     for (size_t i = 0; i < n && !st; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%.4000s/sweep.h5", inputs[i]);
-        st = sweep_read(&grids[i], &parts[i], &metas[i], path);
+        st = trace_guard_read_sweep(&grids[i], &parts[i], &metas[i], path);
         if (!st && i > 0) {
             int same = grids[i].n_configs == grids[0].n_configs &&
                        strcmp(metas[i].config_hash, metas[0].config_hash) == 0;
@@ -65,7 +70,9 @@ static status merge_sweeps(char **inputs, size_t n, const char *out, const char 
 
 int cmd_merge(int argc, char **argv) {
     const char *out = NULL;
+    int force = 0;
     static const struct option opts[] = {{"out", required_argument, 0, 'o'},
+                                         {"force", no_argument, 0, 'f'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -73,6 +80,9 @@ int cmd_merge(int argc, char **argv) {
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': out = optarg; break;
+        case 'f':
+            force = 1;
+            break;
         case 'h': merge_usage(stdout); return 0;
         default: merge_usage(stderr); return 2;
         }
@@ -90,14 +100,34 @@ int cmd_merge(int argc, char **argv) {
         fprintf(stderr, "grating merge: mix of folders (sweeps) and files (traces)\n");
         return 2;
     }
+    // Nothing is replaced silently; missing parent folders are created.
+    status st = STATUS_OK;
+    if (dirs) {
+        char path[4200];
+        const char *names[] = {"sweep.csv", "sweep.h5"};
+        for (size_t i = 0; i < 2 && !st; i++) {
+            snprintf(path, sizeof path, "%.4000s/%s", out, names[i]);
+            if (!force && fs_exists(path))
+                st = status_fail(STATUS_ERR_ARG, "%s exists; pass --force to replace it", path);
+        }
+        if (!st) st = fs_make_parent_dirs(path);
+    } else {
+        st = fs_output_prepare(out, force);
+    }
+    if (st != STATUS_OK) {
+        fprintf(stderr, "grating merge: %s\n", status_message());
+        return 1;
+    }
     char *command = cli_join_argv(argc, argv);
-    status st = dirs ? merge_sweeps(inputs, n, out, command)
-                     : trace_merge((const char *const *)inputs, n, out);
+    const char *order = NULL;
+    st = dirs ? merge_sweeps(inputs, n, out, command)
+              : trace_merge_ordered((const char *const *)inputs, n, out, command, &order);
     free(command);
     if (st != STATUS_OK) {
         fprintf(stderr, "grating merge: %s\n", status_message());
         return 1;
     }
-    fprintf(stderr, "grating merge: wrote %s from %zu %s\n", out, n, dirs ? "sweeps" : "traces");
+    fprintf(stderr, "grating merge: wrote %s from %zu %s%s%s\n", out, n, dirs ? "sweeps" : "traces",
+            order ? "; queries in " : "", order ? order : "");
     return 0;
 }

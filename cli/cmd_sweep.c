@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include "sweep.h"
+#include "trace_guard.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -69,7 +70,7 @@ int cmd_sweep(int argc, char **argv) {
     beir_dataset ds;
     char *command = cli_join_argv(argc, argv);
     status st;
-    if ((st = sweep_grid_load(&g, grid_path)) || (st = trace_read(&t, trace_path))) goto done;
+    if ((st = sweep_grid_load(&g, grid_path)) || (st = trace_guard_read(&t, trace_path))) goto done;
     if (!no_labels) {
         const char *dir = dataset ? dataset : t.meta.dataset, *sp = split ? split : t.meta.split;
         struct stat sb;

@@ -1,7 +1,10 @@
 #include "trace.h"
 #include "h5util.h"
+#include "trace_guard.h"
+#include "trec.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +41,18 @@ static int64_t *trace_meta_int(trace_meta *m, size_t i) {
     int64_t *fields[TRACE_N_INT_ATTRS] = {&m->n_layers, &m->hidden_size, &m->intermediate_size,
                                           &m->max_len, &m->top_n};
     return fields[i];
+}
+
+char **trace_meta_string_field(trace_meta *m, size_t i, const char **name) {
+    if (i >= TRACE_N_STRING_ATTRS) return NULL;
+    if (name) *name = trace_string_attrs[i];
+    return trace_meta_string(m, i);
+}
+
+int64_t *trace_meta_int_field(trace_meta *m, size_t i, const char **name) {
+    if (i >= TRACE_N_INT_ATTRS) return NULL;
+    if (name) *name = trace_int_attrs[i];
+    return trace_meta_int(m, i);
 }
 
 void trace_meta_free(trace_meta *m) {
@@ -358,6 +373,10 @@ status trace_read(trace *t, const char *path) {
         }
         st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
         if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
+        // Sizes from the file: (L + 1) * n floats must not overflow.
+        if (st == STATUS_OK && q->n > SIZE_MAX / ((L + 1) * sizeof *q->scores))
+            st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path,
+                             q->qid, q->n);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
             q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -382,34 +401,161 @@ status trace_read(trace *t, const char *path) {
     return st;
 }
 
-status trace_merge(const char *const *inputs, size_t n_inputs, const char *out) {
+static int trace_str_eq(const char *a, const char *b) {
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+// The "--shard i/n" of a trace's command line: 1 and *index, *count when
+// present.
+static int trace_command_shard(const char *command, size_t *index, size_t *count) {
+    const char *p = command ? strstr(command, "--shard") : NULL;
+    if (!p) return 0;
+    p += strlen("--shard");
+    if (*p != ' ' && *p != '=') return 0;
+    unsigned long long i, n;
+    int used = 0;
+    if (sscanf(p + 1, "%llu/%llu%n", &i, &n, &used) != 2 || n == 0 || i >= n) return 0;
+    *index = (size_t)i;
+    *count = (size_t)n;
+    return 1;
+}
+
+typedef struct {
+    size_t part, query;
+    uint64_t key; // position in run order
+} trace_merge_item;
+
+static int trace_merge_cmp(const void *a, const void *b) {
+    const trace_merge_item *x = a, *y = b;
+    if (x->key != y->key) return x->key < y->key ? -1 : 1;
+    if (x->part != y->part) return x->part < y->part ? -1 : 1;
+    return (x->query > y->query) - (x->query < y->query);
+}
+
+// Keys from the run file of the traces (as stored, else next to the first
+// input): 1 when it is readable and holds every query.
+static int trace_merge_keys_from_run(const trace *parts, size_t n_parts, const char *first_input,
+                                     trace_merge_item *items) {
+    const char *run_path = parts[0].meta.run;
+    if (!run_path || !*run_path) return 0;
+    char buf[4200];
+    if (run_path[0] != '/' && access(run_path, R_OK) != 0) {
+        const char *slash = strrchr(first_input, '/');
+        if (!slash) return 0;
+        snprintf(buf, sizeof buf, "%.*s/%.2000s", (int)(slash - first_input), first_input,
+                 run_path);
+        run_path = buf;
+    }
+    trec_run run;
+    if (trec_run_read(&run, run_path) != STATUS_OK) return 0;
+    int ok = 1;
+    for (size_t i = 0, o = 0; i < n_parts && ok; i++)
+        for (size_t j = 0; j < parts[i].n_queries && ok; j++, o++) {
+            const trec_query *q = trec_run_find(&run, parts[i].queries[j].qid);
+            if (q)
+                items[o].key = (uint64_t)(q - run.queries);
+            else
+                ok = 0;
+        }
+    trec_run_free(&run);
+    return ok;
+}
+
+// Keys from the inputs' `--shard i/n` (one n, distinct i): query j of shard i
+// was query i + j n of the run.
+static int trace_merge_keys_from_shards(const trace *parts, size_t n_parts,
+                                        trace_merge_item *items) {
+    size_t count0 = 0;
+    unsigned char *used = NULL;
+    int ok = 1;
+    for (size_t i = 0, o = 0; i < n_parts && ok; i++) {
+        size_t index, count;
+        ok = trace_command_shard(parts[i].meta.command, &index, &count);
+        if (ok && i == 0) {
+            count0 = count;
+            ok = (used = calloc(count, 1)) != NULL;
+        }
+        ok = ok && count == count0 && !used[index];
+        if (ok) used[index] = 1;
+        for (size_t j = 0; j < parts[i].n_queries && ok; j++, o++)
+            items[o].key = (uint64_t)(index + j * count);
+    }
+    free(used);
+    return ok;
+}
+
+status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const char *out,
+                           const char *command, const char **order) {
+    if (order) *order = "";
     if (n_inputs == 0) return status_fail(STATUS_ERR_ARG, "merge: no input traces");
     trace *parts = calloc(n_inputs, sizeof *parts);
     if (!parts) return status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
     status st = STATUS_OK;
+    size_t total = 0, cmd_len = command ? strlen(command) : strlen("grating merge");
     for (size_t i = 0; i < n_inputs && st == STATUS_OK; i++) {
-        st = trace_read(&parts[i], inputs[i]);
+        st = trace_guard_read(&parts[i], inputs[i]);
         if (st == STATUS_OK && i > 0) {
             const trace_meta *a = &parts[0].meta, *b = &parts[i].meta;
-            if (strcmp(a->config_hash, b->config_hash) != 0 || a->n_layers != b->n_layers ||
-                strcmp(a->dataset, b->dataset) != 0 || strcmp(a->run, b->run) != 0 ||
-                a->top_n != b->top_n || a->max_len != b->max_len || strcmp(a->split, b->split) != 0)
+            if (!trace_str_eq(a->config_hash, b->config_hash) || a->n_layers != b->n_layers ||
+                !trace_str_eq(a->dataset, b->dataset) || !trace_str_eq(a->run, b->run) ||
+                a->top_n != b->top_n || a->max_len != b->max_len ||
+                !trace_str_eq(a->split, b->split))
                 st = status_fail(STATUS_ERR_ARG,
                                  "merge: %s was made with a different model, dataset, run, split, "
                                  "top_n or max_len than %s",
                                  inputs[i], inputs[0]);
         }
+        if (st == STATUS_OK) {
+            total += parts[i].n_queries;
+            cmd_len +=
+                strlen(inputs[i]) + strlen(parts[i].meta.command ? parts[i].meta.command : "") + 16;
+        }
+    }
+    // Run order: the run file's, else the shards' interleaving, else as given.
+    trace_merge_item *items = st == STATUS_OK ? calloc(total ? total : 1, sizeof *items) : NULL;
+    if (st == STATUS_OK && !items) st = status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
+    if (st == STATUS_OK) {
+        for (size_t i = 0, o = 0; i < n_inputs; i++)
+            for (size_t j = 0; j < parts[i].n_queries; j++, o++)
+                items[o] = (trace_merge_item){i, j, o};
+        const char *how =
+            "the order of the inputs (their run file is not readable here and they were not all "
+            "made with --shard i/n of one n)";
+        if (trace_merge_keys_from_run(parts, n_inputs, inputs[0], items))
+            how = "the query order of the run file";
+        else if (trace_merge_keys_from_shards(parts, n_inputs, items))
+            how = "the run order of the --shard i/n inputs";
+        else
+            for (size_t o = 0; o < total; o++)
+                items[o].key = o;
+        if (order) *order = how;
+        qsort(items, total, sizeof *items, trace_merge_cmp);
+    }
+    // Provenance: the merge command, then each input's command.
+    char *merged_command = st == STATUS_OK ? malloc(cmd_len + 1) : NULL;
+    if (st == STATUS_OK && !merged_command)
+        st = status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
+    if (st == STATUS_OK) {
+        size_t o = (size_t)snprintf(merged_command, cmd_len + 1, "%s",
+                                    command ? command : "grating merge");
+        for (size_t i = 0; i < n_inputs; i++)
+            o += (size_t)snprintf(merged_command + o, cmd_len + 1 - o, "\ninput %s: %s", inputs[i],
+                                  parts[i].meta.command ? parts[i].meta.command : "");
     }
     trace_writer w = {.file = -1};
-    if (st == STATUS_OK) st = trace_writer_open(&w, out, &parts[0].meta, 0);
-    for (size_t i = 0; i < n_inputs && st == STATUS_OK; i++)
-        for (size_t j = 0; j < parts[i].n_queries && st == STATUS_OK; j++) {
-            if (trace_writer_has_query(&w, parts[i].queries[j].qid))
-                st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)",
-                                 parts[i].queries[j].qid, inputs[i]);
-            else
-                st = trace_writer_add_query(&w, &parts[i].queries[j]);
-        }
+    if (st == STATUS_OK) {
+        trace_meta meta = parts[0].meta;
+        meta.command = merged_command;
+        st = trace_writer_open(&w, out, &meta, 0);
+    }
+    for (size_t o = 0; o < total && st == STATUS_OK; o++) {
+        const trace_query *q = &parts[items[o].part].queries[items[o].query];
+        if (trace_writer_has_query(&w, q->qid))
+            st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)",
+                             q->qid, inputs[items[o].part]);
+        else
+            st = trace_writer_add_query(&w, q);
+    }
     if (st == STATUS_OK) st = trace_writer_finish(&w);
     else if (w.path) {
         unlink(w.partial_path);
@@ -417,5 +563,11 @@ status trace_merge(const char *const *inputs, size_t n_inputs, const char *out) 
     }
     for (size_t i = 0; i < n_inputs; i++) trace_free(&parts[i]);
     free(parts);
+    free(items);
+    free(merged_command);
     return st;
+}
+
+status trace_merge(const char *const *inputs, size_t n_inputs, const char *out) {
+    return trace_merge_ordered(inputs, n_inputs, out, NULL, NULL);
 }

@@ -94,8 +94,25 @@ void trace_free(trace *t);
 // Frees the strings of a meta (reader side).
 void trace_meta_free(trace_meta *m);
 
-// Concatenates traces with the same model/config/dataset (shard outputs)
-// into `out`, in the order given; duplicate query ids are an error.
+// Field i of a meta, for code that handles every field alike (core/trace_guard.c
+// serialises a meta with them): the string fields, then the integer fields,
+// in the file's attribute order; *name (may be NULL) gets the attribute name.
+// NULL past the last field.
+char **trace_meta_string_field(trace_meta *m, size_t i, const char **name);
+int64_t *trace_meta_int_field(trace_meta *m, size_t i, const char **name);
+
+// Concatenates traces with the same model/config/dataset/run/split (shard
+// outputs) into `out` in run order: the query order of the traces' run file
+// (as stored, else relative to the first input's folder); when that is not
+// readable, the interleaving of the inputs' `--shard i/n` (from their command
+// attributes: query j of shard i is query i + j n); else the order given.
+// *order (may be NULL) gets which of these was used, for a message. The
+// merged "command" attribute is `command` (NULL: "grating merge") followed by
+// one line "input PATH: COMMAND" per input. Inputs are read with
+// trace_guard_read (core/trace_guard.h). Duplicate query ids are an error.
+status trace_merge_ordered(const char *const *inputs, size_t n_inputs, const char *out,
+                           const char *command, const char **order);
+// trace_merge_ordered without a command line.
 status trace_merge(const char *const *inputs, size_t n_inputs, const char *out);
 
 #endif
