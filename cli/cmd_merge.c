@@ -52,7 +52,7 @@ static status merge_sweeps(char **inputs, size_t n, const char *out, const char 
         }
     }
     if (!st) st = sweep_merge(parts, n, &merged);
-    if (!st) st = sweep_write(&grids[0], &metas[0], &merged, out, command);
+    if (!st) st = sweep_write(&grids[0], &metas[0], &merged, out, command, 0);
     for (size_t i = 0; i < n; i++) {
         if (grids) sweep_grid_free(&grids[i]);
         if (parts) sweep_results_free(&parts[i]);

@@ -44,10 +44,11 @@ static void test_ndcg_mrr_precision(void **state) {
     assert_true(fabs(expect - 0.5405858) < 1e-6); // 1.6925361 / 3.1309298
     // @2: DCG = 2/log2(3) = 1.2618595, IDCG = 2 + 1/log2(3) = 2.6309298 -> 0.479625
     assert_true(fabs(metric_ndcg_at(ranked, 4, judged, 4, 2) - 0.4796249) < 1e-6);
-    assert_true(metric_mrr_at(ranked, 4, 10) == 0.5);
-    assert_true(metric_mrr_at(ranked, 4, 1) == 0.0);
+    assert_true(metric_rr_at(ranked, 4, 10) == 0.5);
+    assert_true(metric_rr_at(ranked, 4, 1) == 0.0);
     assert_true(metric_precision_at(ranked, 4, 4) == 0.5);
-    assert_true(metric_precision_at(ranked, 4, 10) == 0.2); // divides by the cutoff, as trec_eval P_10
+    assert_true(metric_precision_at(ranked, 4, 10) ==
+                0.2); // divides by the cutoff, as trec_eval P_10
     int none[3] = {0, 0, 0};
     assert_true(metric_ndcg_at(none, 3, none, 3, 10) == 0.0); // no relevant document: 0
 }
