@@ -6,6 +6,7 @@
 #include "trec.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -707,11 +708,24 @@ static status sweep_write_csv(const sweep_grid *g, const sweep_results *r, const
     return STATUS_OK;
 }
 
-static status sweep_write_h5(const sweep_grid *g, const trace_meta *meta, const sweep_results *r,
-                             const char *tmp, const char *command) {
+// Builds sweep.h5 in memory (HDF5 core driver, no backing store) and hands
+// back its file image: libhdf5 never writes to the disk, so a full disk is an
+// ordinary write error of sweep_write_file (a failed flush inside libhdf5
+// leaves state that crashes its exit handler).
+static status sweep_build_h5(const sweep_grid *g, const trace_meta *meta, const sweep_results *r,
+                             const char *tmp, const char *command, void **image,
+                             size_t *image_size) {
     h5util_quiet();
-    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) return status_fail(STATUS_ERR_IO, "%s: cannot create", tmp);
+    *image = NULL;
+    *image_size = 0;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)1 << 20, 0) < 0) {
+        if (fapl >= 0) H5Pclose(fapl);
+        return status_fail(STATUS_ERR_IO, "%s: cannot set up an in-memory HDF5 file", tmp);
+    }
+    hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
+    if (f < 0) return status_fail(STATUS_ERR_IO, "%s: cannot create (in memory)", tmp);
     size_t nc = g->n_configs, nq = r->n_queries;
     const char **pol = malloc((nc ? nc : 1) * sizeof *pol),
                **par = malloc((nc ? nc : 1) * sizeof *par);
@@ -768,12 +782,60 @@ static status sweep_write_h5(const sweep_grid *g, const trace_meta *meta, const 
     if (str >= 0) H5Tclose(str);
     free(pol), free(par), free(ks), free(chunks), free(qidx);
     if (!st && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
-        st = status_fail(STATUS_ERR_IO, "%s: cannot write (flush failed; disk full?)", tmp);
-    // NOTE(h5util safe-close): this H5Fclose is where the trace helper's
-    // safe-close call belongs (after a failed write libhdf5 may still hold
-    // dirty metadata that its atexit handler tries to flush).
+        st = status_fail(STATUS_ERR_IO, "%s: HDF5 flush failed (in memory)", tmp);
+    ssize_t size = st ? -1 : H5Fget_file_image(f, NULL, 0);
+    if (!st && size <= 0)
+        st = status_fail(STATUS_ERR_IO, "%s: cannot get the HDF5 file image", tmp);
+    if (!st && !(*image = malloc((size_t)size)))
+        st = status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
+    if (!st && H5Fget_file_image(f, *image, (size_t)size) != size)
+        st = status_fail(STATUS_ERR_IO, "%s: cannot get the HDF5 file image", tmp);
+    // A core file without backing store touches no disk when it closes.
     if (H5Fclose(f) < 0 && !st)
-        st = status_fail(STATUS_ERR_IO, "%s: cannot write (close failed; disk full?)", tmp);
+        st = status_fail(STATUS_ERR_IO, "%s: HDF5 close failed (in memory)", tmp);
+    if (st) {
+        free(*image);
+        *image = NULL;
+    } else {
+        *image_size = (size_t)size;
+    }
+    return st;
+}
+
+// Writes `size` bytes to a new file `path`, flushed to the disk.
+static status sweep_write_file(const char *path, const void *data, size_t size) {
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    const char *p = data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+            int err = w < 0 ? errno : EIO;
+            close(fd);
+            return status_fail(STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+        }
+        p += w;
+        left -= (size_t)w;
+    }
+    if (fsync(fd) != 0) {
+        int err = errno;
+        close(fd);
+        return status_fail(STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(err));
+    }
+    if (close(fd) != 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
+static status sweep_write_h5(const sweep_grid *g, const trace_meta *meta, const sweep_results *r,
+                             const char *tmp, const char *command) {
+    void *image;
+    size_t size;
+    status st = sweep_build_h5(g, meta, r, tmp, command, &image, &size);
+    if (!st) st = sweep_write_file(tmp, image, size);
+    free(image);
     return st;
 }
 
