@@ -33,12 +33,14 @@ static int merge_is_dir(const char *p) {
     return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-static status merge_sweeps(char **inputs, size_t n, const char *out, const char *command) {
+static status merge_sweeps(char **inputs, size_t n, const char *out, const char *command,
+                           int force) {
     sweep_grid *grids = calloc(n, sizeof *grids);
     sweep_results *parts = calloc(n, sizeof *parts);
     trace_meta *metas = calloc(n, sizeof *metas);
     sweep_results merged = {0};
-    status st = grids && parts && metas ? STATUS_OK : status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
+    status st =
+        grids && parts && metas ? STATUS_OK : status_fail(STATUS_ERR_NOMEM, "merge: out of memory");
     for (size_t i = 0; i < n && !st; i++) {
         char path[4200];
         snprintf(path, sizeof path, "%.4000s/sweep.h5", inputs[i]);
@@ -47,17 +49,18 @@ static status merge_sweeps(char **inputs, size_t n, const char *out, const char 
             int same = grids[i].n_configs == grids[0].n_configs &&
                        strcmp(metas[i].config_hash, metas[0].config_hash) == 0;
             for (size_t c = 0; same && c < grids[0].n_configs; c++)
-                same = strcmp(grids[i].configs[c].policy, grids[0].configs[c].policy) == 0 &&
-                       strcmp(grids[i].configs[c].params_text, grids[0].configs[c].params_text) == 0 &&
-                       grids[i].configs[c].k == grids[0].configs[c].k &&
-                       grids[i].configs[c].chunk == grids[0].configs[c].chunk;
+                same =
+                    strcmp(grids[i].configs[c].policy, grids[0].configs[c].policy) == 0 &&
+                    strcmp(grids[i].configs[c].params_text, grids[0].configs[c].params_text) == 0 &&
+                    grids[i].configs[c].k == grids[0].configs[c].k &&
+                    grids[i].configs[c].chunk == grids[0].configs[c].chunk;
             if (!same)
                 st = status_fail(STATUS_ERR_ARG, "merge: %s has a different grid or model than %s",
                                  inputs[i], inputs[0]);
         }
     }
     if (!st) st = sweep_merge(parts, n, &merged);
-    if (!st) st = sweep_write(&grids[0], &metas[0], &merged, out, command);
+    if (!st) st = sweep_write(&grids[0], &metas[0], &merged, out, command, force);
     for (size_t i = 0; i < n; i++) {
         if (grids) sweep_grid_free(&grids[i]);
         if (parts) sweep_results_free(&parts[i]);
@@ -79,12 +82,18 @@ int cmd_merge(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'o': out = optarg; break;
+        case 'o':
+            out = optarg;
+            break;
         case 'f':
             force = 1;
             break;
-        case 'h': merge_usage(stdout); return 0;
-        default: merge_usage(stderr); return 2;
+        case 'h':
+            merge_usage(stdout);
+            return 0;
+        default:
+            merge_usage(stderr);
+            return 2;
         }
     }
     size_t n = (size_t)(argc - optind);
@@ -95,7 +104,8 @@ int cmd_merge(int argc, char **argv) {
     }
     char **inputs = argv + optind;
     int dirs = 0;
-    for (size_t i = 0; i < n; i++) dirs += merge_is_dir(inputs[i]);
+    for (size_t i = 0; i < n; i++)
+        dirs += merge_is_dir(inputs[i]);
     if (dirs != 0 && dirs != (int)n) {
         fprintf(stderr, "grating merge: mix of folders (sweeps) and files (traces)\n");
         return 2;
@@ -103,6 +113,7 @@ int cmd_merge(int argc, char **argv) {
     // Nothing is replaced silently; missing parent folders are created.
     status st = STATUS_OK;
     if (dirs) {
+        // The same checks as sweep_write, before the inputs are read.
         char path[4200];
         const char *names[] = {"sweep.csv", "sweep.h5"};
         for (size_t i = 0; i < 2 && !st; i++) {
@@ -110,7 +121,6 @@ int cmd_merge(int argc, char **argv) {
             if (!force && fs_exists(path))
                 st = status_fail(STATUS_ERR_ARG, "%s exists; pass --force to replace it", path);
         }
-        if (!st) st = fs_make_parent_dirs(path);
     } else {
         st = fs_output_prepare(out, force);
     }
@@ -120,7 +130,7 @@ int cmd_merge(int argc, char **argv) {
     }
     char *command = cli_join_argv(argc, argv);
     const char *order = NULL;
-    st = dirs ? merge_sweeps(inputs, n, out, command)
+    st = dirs ? merge_sweeps(inputs, n, out, command, force)
               : trace_merge_ordered((const char *const *)inputs, n, out, command, &order);
     free(command);
     if (st != STATUS_OK) {

@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-double metric_precision_vs_full(const size_t *top, size_t k, const size_t *full_top, size_t n_full) {
+double metric_precision_vs_full(const size_t *top, size_t k, const size_t *full_top,
+                                size_t n_full) {
     size_t denom = k < n_full ? k : n_full, hits = 0;
     if (denom == 0) return 0.0;
     for (size_t i = 0; i < k; i++)
@@ -29,7 +30,8 @@ static int metric_trec_cmp(const void *pa, const void *pb, void *vctx) {
 }
 
 void metric_trec_order(const char *const *ids, const float *scores, size_t n, size_t *order) {
-    for (size_t i = 0; i < n; i++) order[i] = i;
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
     metric_trec_ctx ctx = {ids, scores};
     qsort_r(order, n, sizeof *order, metric_trec_cmp, &ctx);
 }
@@ -54,7 +56,7 @@ double metric_ndcg_at(const int *rel_ranked, size_t n, const int *judged, size_t
     return idcg > 0.0 ? dcg / idcg : 0.0;
 }
 
-double metric_mrr_at(const int *rel_ranked, size_t n, size_t cutoff) {
+double metric_rr_at(const int *rel_ranked, size_t n, size_t cutoff) {
     for (size_t i = 0; i < n && i < cutoff; i++)
         if (rel_ranked[i] > 0) return 1.0 / (double)(i + 1);
     return 0.0;
@@ -62,6 +64,7 @@ double metric_mrr_at(const int *rel_ranked, size_t n, size_t cutoff) {
 
 double metric_precision_at(const int *rel_ranked, size_t n, size_t cutoff) {
     size_t hits = 0;
-    for (size_t i = 0; i < n && i < cutoff; i++) hits += rel_ranked[i] > 0;
+    for (size_t i = 0; i < n && i < cutoff; i++)
+        hits += rel_ranked[i] > 0;
     return cutoff ? (double)hits / (double)cutoff : 0.0;
 }

@@ -239,6 +239,13 @@ static void guard_put_sweep(guard_buf *b, const sweep_grid *g, const sweep_resul
     guard_put_u64(b, r->n_queries);
     guard_put_u64(b, (uint64_t)r->has_labels);
     guard_put_f64(b, r->replay_seconds);
+    guard_put_u64(b, (uint64_t)r->unjudged);
+    guard_put_u64(b, r->n_unjudged);
+    guard_put_str(b, r->prov.trace);
+    guard_put_str(b, r->prov.qrels);
+    guard_put_str(b, r->prov.model);
+    guard_put_str(b, r->prov.version);
+    guard_put_u64(b, (uint64_t)r->prov.threads);
     for (size_t q = 0; q < r->n_queries; q++) {
         guard_put_str(b, r->qids[q]);
         guard_put_u64(b, r->query_index[q]);
@@ -269,6 +276,16 @@ static int guard_get_sweep(guard_stream *s, sweep_grid *g, sweep_results *r, tra
     size_t nq = guard_get_count(s, 2 * sizeof(uint64_t)); // qid, index
     r->has_labels = (int)guard_get_u64(s);
     r->replay_seconds = guard_get_f64(s);
+    uint64_t unjudged = guard_get_u64(s);
+    if (unjudged > SWEEP_UNJUDGED_ZERO) s->bad = 1;
+    r->unjudged = (sweep_unjudged)unjudged;
+    r->n_unjudged = (size_t)guard_get_u64(s);
+    if (r->n_unjudged > nq) s->bad = 1;
+    guard_get_str(s, &r->prov.trace, 0);
+    guard_get_str(s, &r->prov.qrels, 0);
+    guard_get_str(s, &r->prov.model, 0);
+    guard_get_str(s, &r->prov.version, 0);
+    r->prov.threads = (int64_t)guard_get_u64(s);
     if (!s->bad && (!(r->qids = calloc(nq ? nq : 1, sizeof *r->qids)) ||
                     !(r->query_index = calloc(nq ? nq : 1, sizeof *r->query_index))))
         s->bad = 1;

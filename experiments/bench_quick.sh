@@ -118,7 +118,8 @@ else
 fi
 sweeps=()
 for g in policy-comparison-scifact cluster-gap-thresholds; do
-    step "sweep $g" "$GRATING" sweep --trace "$trace" --grid "$BL_ROOT/experiments/$g.json" --out "$OUT/sweep-scifact/$g"
+    # --force: the sweeps of an earlier quick run in the same OUT are regenerated
+    step "sweep $g" "$GRATING" sweep --trace "$trace" --grid "$BL_ROOT/experiments/$g.json" --out "$OUT/sweep-scifact/$g" --force
     sweeps+=("$OUT/sweep-scifact/$g")
 done
 step sweep-scifact "$here/summary_sweep.sh" --trace "$trace" --weights "$weights" --data-label "$data_label" \

@@ -13,6 +13,9 @@
 #                                P of --targets)
 #   best nDCG@10 at <= B compute highest nDCG@10 vs qrels within the budget
 #   full model                   policy none (nDCG@10 of the full forward)
+#   first stage                  the trace's first-stage ranking (e.g. BM25;
+#                                the sweep's "first-stage" rows, zero reranker
+#                                cost; never picked by the other criteria)
 #
 # Writes OUT/summary.csv, OUT/summary.md (printed), OUT/<sweep>-pareto,
 # OUT/<sweep>-pareto-latency, OUT/<sweep>-ndcg-compute (.png/.svg).
@@ -46,7 +49,7 @@ note="$MODEL_SHORT, $DATA_LABEL, N=$TRACE_N, max_len $TRACE_MAXLEN, $(bl_machine
 # CSV (RFC 4180, quoted params JSON) -> tab-separated rows of the columns we
 # need, params flattened to "key=value key=value".
 flatten() {
-    awk -v want="config policy params k n_queries precision_at_k_vs_full ndcg_at_10 fraction_computed latency_ms latency_full_ms speedup" '
+    awk -v want="config policy params k n_queries precision_at_k_vs_full nDCG@10 fraction_computed latency_ms latency_full_ms speedup n_judged n_unjudged unjudged" '
     function csv_split(line, f,    n, i, c, q, field, len) {
         n = 0; field = ""; q = 0; len = length(line)
         for (i = 1; i <= len; i++) {
@@ -83,7 +86,7 @@ for d in "${DIRS[@]}"; do
     csv=$d/sweep.csv
     name=$(basename "$d")
     series=()
-    if ! awk -F, 'NR > 1 && $2 != "cluster-gap" { found = 1 } END { exit !found }' "$csv"; then
+    if ! awk -F, 'NR > 1 && $2 != "cluster-gap" && $2 != "first-stage" { found = 1 } END { exit !found }' "$csv"; then
         series=(--series "$SERIES_CLUSTER_GAP")
     fi
     bl_plot pareto "$csv" "$OUT/$name-pareto" "$note" "${series[@]}" \
@@ -102,13 +105,14 @@ done
 [ -s "$all" ] || bl_die "no configurations in $SWEEPS"
 
 # The table. Columns of all-configs.tsv: 1 grid, 2 config, 3 policy, 4 params,
-# 5 k, 6 n_queries, 7 P@K, 8 nDCG@10, 9 fraction, 10 latency, 11 full latency, 12 speedup.
+# 5 k, 6 n_queries, 7 P@K, 8 nDCG@10, 9 fraction, 10 latency, 11 full latency, 12 speedup,
+# 13 n_judged, 14 n_unjudged, 15 unjudged (skip | zero | empty without qrels).
 awk -F'\t' -v budget="$BUDGET" -v targets="$TARGETS" '
     function isnum(x) { return x != "" && tolower(x) != "nan" }
     function row(crit, i) {
         if (!i) { printf "%s,%s,-,-,-,-,-,-,-\n", K[kk], crit; return }
-        printf "%s,%s,%s,%s %s,%.3f,%.1f,%s,%.1f,%.2fx\n", K[kk], crit, G[i], P[i], A[i], PK[i], 100 * F[i],
-               isnum(N[i]) ? sprintf("%.3f", N[i]) : "nan", L[i], S[i] }
+        printf "%s,%s,%s,%s %s,%.3f,%.1f,%s,%.1f,%s\n", K[kk], crit, G[i], P[i], A[i], PK[i], 100 * F[i],
+               isnum(N[i]) ? sprintf("%.3f", N[i]) : "nan", L[i], isnum(S[i]) ? sprintf("%.2fx", S[i]) : "-" }
     { n++; G[n] = $1; P[n] = $3; A[n] = $4; KV[n] = $5; PK[n] = $7; N[n] = $8; F[n] = $9; L[n] = $10; S[n] = $12
       if (!($5 in seenk)) { seenk[$5] = 1; K[++nk] = $5 } }
     END {
@@ -117,21 +121,23 @@ awk -F'\t' -v budget="$BUDGET" -v targets="$TARGETS" '
         nt = split(targets, T, ",")
         print "K,criterion,sweep,policy and parameters,P@K vs full,computed %,nDCG@10,predicted ms,speedup"
         for (kk = 1; kk <= nk; kk++) {
-            best = 0; full = 0; bn = 0
+            best = 0; full = 0; bn = 0; fs = 0
             for (i = 1; i <= n; i++) {
                 if (KV[i] != K[kk]) continue
                 if (P[i] == "none" && !full) full = i
+                if (P[i] == "first-stage") { if (!fs) fs = i; continue }
                 if (F[i] <= budget + 1e-12) {
                     if (!best || PK[i] > PK[best] || (PK[i] == PK[best] && F[i] < F[best])) best = i
                     if (isnum(N[i]) && (!bn || N[i] > N[bn] || (N[i] == N[bn] && F[i] < F[bn]))) bn = i
                 }
             }
             if (full) row("full model", full)
+            if (fs) row("first stage (no reranking)", fs)
             row("best P@K at <= " 100 * budget "% compute", best)
             for (t = 1; t <= nt; t++) {
                 c = 0
                 for (i = 1; i <= n; i++)
-                    if (KV[i] == K[kk] && P[i] != "none" && PK[i] >= T[t] - 1e-12 && (!c || F[i] < F[c] || (F[i] == F[c] && PK[i] > PK[c]))) c = i
+                    if (KV[i] == K[kk] && P[i] != "none" && P[i] != "first-stage" && PK[i] >= T[t] - 1e-12 && (!c || F[i] < F[c] || (F[i] == F[c] && PK[i] > PK[c]))) c = i
                 row("least compute with P@K >= " T[t], c)
             }
             if (bn) row("best nDCG@10 at <= " 100 * budget "% compute", bn)
@@ -144,7 +150,8 @@ awk -F'\t' -v budget="$BUDGET" -v targets="$TARGETS" '
         "$TRACE" "$TRACE_QUERIES" "$DATA_LABEL" "$TRACE_DATASET" "$TRACE_N" "$TRACE_MAXLEN" "$TRACE_CREATED"
     printf -- '- **sweeps**: %s (grids in experiments/*.json; `grating sweep` replays the trace offline with the policies'"'"' own code)\n' \
         "$(for d in "${DIRS[@]}"; do printf '`%s` (%s configurations) ' "$d/sweep.csv" "$(($(wc -l < "$d/sweep.csv") - 1))"; done)"
-    printf -- '- **metrics**: P@K = mean over queries of |top-K ∩ full model'"'"'s top-K| / K; computed = candidate-layers computed / (N x layers); nDCG@10 vs the qrels over the final order of all N; predicted ms = the sweep'"'"'s cost model (per-layer times measured in the trace'"'"'s full forwards, scaled by the active share): a prediction, not a timed run (`make -f Makefile.bench microbench` times live runs)\n'
+    judged=$(awk -F'\t' 'NR == 1 { if ($15 == "") print "no qrels"; else if ($14 + 0 == 0) print "all " $13 " queries judged"; else if ($15 == "zero") print $13 " judged queries, " $14 " without judgements counted as 0"; else print "means over the " $13 " judged queries; " $14 " without judgements left out, as trec_eval does"; exit }' "$all")
+    printf -- '- **metrics**: P@K = mean over queries of |top-K ∩ full model'"'"'s top-K| / K; computed = candidate-layers computed / (N x layers); nDCG@10 vs the qrels over the final order of all N, as trec_eval ndcg_cut_10 (%s); predicted ms = the sweep'"'"'s cost model (per-layer times measured in the trace'"'"'s full forwards, scaled by the active share): a prediction, not a timed run (`make -f Makefile.bench microbench` times live runs)\n' "$judged"
     printf -- '- **selection**: per K over all the sweeps above; ties go to less compute\n\n'
     bl_md_table "$OUT/summary.csv"
     printf '\nPlots per sweep: `*-pareto.png` (P@K vs fraction computed, Pareto front), `*-pareto-latency.png` (vs predicted latency), `*-ndcg-compute.png` (nDCG@10 vs compute). All configurations: `all-configs.tsv`.\n'

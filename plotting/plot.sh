@@ -21,8 +21,11 @@ Writes OUT_PREFIX.png and OUT_PREFIX.svg. KIND and the CSV columns it needs
 (selected by name, any order, other columns ignored):
   pareto           grating sweep CSV: policy, k, precision_at_k_vs_full and the
                    x column (fraction_computed | flops_fraction | latency_ms).
+                   Rows with policy first-stage (the trace's first-stage
+                   ranking) are drawn as a dotted line, not as points.
                    One panel per K; points per policy; Pareto front (step line).
-  ndcg-compute     grating sweep CSV: policy, k, ndcg_at_10 and the x column.
+  ndcg-compute     grating sweep CSV: policy, k, nDCG@10 and the x column; the
+                   first-stage rows as a dotted line.
                    One panel per K; the full model (policy none) as a line.
   stability        grating stability --out CSV: layer, kendall_tau, gk_gamma,
                    cluster_gamma, overlap_at_10 (n_queries optional).
@@ -110,7 +113,7 @@ for it in "${items[@]}"; do
 done
 case $kind in
 pareto) req="k,precision_at_k_vs_full,$xcol$series_cols" ;;
-ndcg-compute) req="k,ndcg_at_10,$xcol$series_cols" ;;
+ndcg-compute) req="k,nDCG@10,$xcol$series_cols" ;;
 stability) req="layer,kendall_tau,gk_gamma,cluster_gamma,overlap_at_10" ;;
 memory-timeline) req="system,t_ms,bytes" ;;
 ablation) req="step,latency_ms,peak_mib" ;;
@@ -236,6 +239,8 @@ function row_sweep(    k, x, y, lab, s) {
     x = num(xcol); y = num(ycol)
     if ("n_queries" in col) { nq = num("n_queries"); if (!isnan(nq)) { if (nqmin == "" || nq < nqmin) nqmin = nq; if (nqmax == "" || nq > nqmax) nqmax = nq } }
     if (("policy" in col) && str("policy") == "none" && !isnan(y)) { refsum[k] += y; refn[k]++; refall += y; refalln++ }
+    # The first-stage ranking (no reranker): a reference line, not a point.
+    if (("policy" in col) && str("policy") == "first-stage") { if (!isnan(y)) { basesum[k] += y; basen[k]++; basealln++ }; return }
     if (isnan(x) || isnan(y)) { nskip++; return }
     lab = series_label()
     if (!(lab in sid)) { sid[lab] = ++ns; sname[ns] = lab }
@@ -292,7 +297,7 @@ function end_sweep(    i, j, ki, si, k, cnt, D, Fr, best, m, pres, ord, nfr, nqs
     D = dir "/points.dat"; Fr = dir "/front.dat"
     printf "# x=%s\ty=%s\tseries\tconfig\tparams; one block per (K, series), K-major\n", xcol, ycol > D
     printf "# Pareto front per K (higher %s, lower %s), x ascending: x\ty\tseries\tconfig\tparams\n", ycol, xcol > Fr
-    printf "nk = %d\nns = %d\narray kval[%d]\narray present[%d]\narray ref[%d]\narray nfront[%d]\narray sname[%d]\n", nk, ns, nk, nk, nk, nk, ns > V
+    printf "nk = %d\nns = %d\narray kval[%d]\narray present[%d]\narray ref[%d]\narray base[%d]\narray nfront[%d]\narray sname[%d]\n", nk, ns, nk, nk, nk, nk, nk, ns > V
     for (si = 1; si <= ns; si++) printf "sname[%d] = %s\n", si, gq(sname[si]) > V
     for (ki = 1; ki <= nk; ki++) {
         k = kv[ki]; pres = ""
@@ -316,11 +321,13 @@ function end_sweep(    i, j, ki, si, k, cnt, D, Fr, best, m, pres, ord, nfr, nqs
                 printf "%s\t%s\t%s\t%s\t%s\n", fmt(px[i]), fmt(py[i]), sname[ps[i]], pcfg[i], ppar[i] > Fr } }
         printf "\n\n" > Fr
         printf "kval[%d] = %s\npresent[%d] = %s\nnfront[%d] = %d\n", ki, k, ki, gq(pres), ki, nfr > V
+        printf "base[%d] = %s\n", ki, (k in basen) ? fmt(basesum[k] / basen[k]) : "NaN" > V
+        if (k in basen) { if (basesum[k] / basen[k] < ymin) ymin = basesum[k] / basen[k]; if (basesum[k] / basen[k] > ymax) ymax = basesum[k] / basen[k] }
         printf "ref[%d] = %s\n", ki, (refval != "") ? fmt(refval + 0) : (k in refn) ? fmt(refsum[k] / refn[k]) : (refalln ? fmt(refall / refalln) : "NaN") > V
     }
     nqs = ""
     if (nqmax != "") nqs = (nqmin == nqmax) ? "mean over " nqmax " queries per point" : "means over " nqmin "-" nqmax " queries per point"
-    printf "nq_text = %s\nymin = %s\nymax = %s\nxmax = %s\nhave_ref = %d\n", gq(nqs), fmt(ymin), fmt(ymax), fmt(xmax), (refalln > 0 || refval != "" ? 1 : 0) > V
+    printf "nq_text = %s\nymin = %s\nymax = %s\nxmax = %s\nhave_ref = %d\nhave_base = %d\n", gq(nqs), fmt(ymin), fmt(ymax), fmt(xmax), (refalln > 0 || refval != "" ? 1 : 0), (basealln > 0) > V
     printf "ref_label = %s\n", gq(refval != "" ? "full model (--ref " refval ")" : "full model (policy none)") > V
     if (kind == "ndcg-compute" && !refalln && refval == "") printf "%s: %s: no row with policy none (and no --ref): no full-model reference line\n", prog, input | "cat 1>&2"
 }
@@ -370,7 +377,7 @@ function end_ablation(    i, D, ml, mm) {
 '
 
 ycol=precision_at_k_vs_full
-[ "$kind" = ndcg-compute ] && ycol=ndcg_at_10
+[ "$kind" = ndcg-compute ] && ycol=nDCG@10
 PLOT_INPUT=$input PLOT_NOTE=$note PLOT_TITLE=$title LC_ALL=C awk -v prog="$prog" -v kind="$kind" -v req="$req" -v dir="$work" \
     -v xcol="$xcol" -v ycol="$ycol" -v klist="$klist" -v spec_s="$series" -v refval="$refval" \
     "$prep_awk" <"$input" || exit 1

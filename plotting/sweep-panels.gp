@@ -3,7 +3,8 @@
 # default_title first). Data from plot.sh: points.dat (one block per
 # (K, series), K-major), front.dat (one block per K); vars: nk, kval[], ns,
 # sname[], present[] (series with points at each K), ref[] (mean of the rows
-# with policy none at each K), ymin, ymax, xmax, nq_text.
+# with policy none at each K), base[] (the first-stage rows at each K, NaN
+# when none), have_base, ymin, ymax, xmax, nq_text.
 
 if (xsel eq 'latency') {
     xlab = "Predicted latency per query (ms): per-layer times of the measured full forward, scaled by the work done"
@@ -46,9 +47,11 @@ set grid xtics ytics mxtics
 # under them, then a legend strip across the whole width.
 front_title = "Pareto front (circled points)"
 ref_title = ref_label
-nkey = ns + (show_front ? 1 : 0) + ((show_ref && have_ref) ? 1 : 0)
+base_title = "first stage (no reranking)"
+nkey = ns + (show_front ? 1 : 0) + ((show_ref && have_ref) ? 1 : 0) + (have_base ? 1 : 0)
 maxlen = show_front ? strlen(front_title) : ((show_ref && have_ref) ? strlen(ref_title) : 0)
 do for [s = 1:ns] { maxlen = (strlen(sname[s]) > maxlen) ? strlen(sname[s]) : maxlen }
+maxlen = (have_base && strlen(base_title) > maxlen) ? strlen(base_title) : maxlen
 kcols = int(1150.0 / ((maxlen + 8) * 7.5))
 kcols = (kcols < 1) ? 1 : ((kcols > nkey) ? nkey : kcols)
 krows = int((nkey + kcols - 1) / kcols)
@@ -75,7 +78,10 @@ do for [ki = 1:nk] {
     set rmargin at screen L + c * (pw + hgap) + pw
     set tmargin at screen T - r * (ph + vgap)
     set bmargin at screen T - r * (ph + vgap) - ph
-    set title sprintf("K = %d", kval[ki]) . ((show_ref && ref[ki] == ref[ki]) ? sprintf("   (full model: %.3f)", ref[ki]) : "") font ",13"
+    set title sprintf("K = %d", kval[ki]) . ((base[ki] == base[ki]) ? \
+              ((show_ref && ref[ki] == ref[ki]) ? sprintf("  (full %.3f, 1st stage %.3f)", ref[ki], base[ki]) \
+                                                 : sprintf("  (1st stage %.3f)", base[ki])) \
+              : ((show_ref && ref[ki] == ref[ki]) ? sprintf("   (full model: %.3f)", ref[ki]) : "")) font ",13"
     unset label
     if (ki == 1) {
         set label 101 xlab at screen (L + R) / 2, B - 0.06 center
@@ -83,6 +89,7 @@ do for [ki = 1:nk] {
     }
     plot \
         for [d = 1:(show_ref && ref[ki] == ref[ki])] ref[ki] with lines lc rgb "#404040" lw 2 dt 2 notitle, \
+        for [d = 1:(base[ki] == base[ki])] base[ki] with lines lc rgb "#a05000" lw 2 dt 3 notitle, \
         for [d = 1:show_front] dat('front.dat') index (ki - 1) using 1:2 with steps lc rgb "#303030" lw 2 notitle, \
         for [w in present[ki]] dat('points.dat') index ((ki - 1) * ns + w - 1) using 1:2 with points ls (w + 0) notitle, \
         for [d = 1:show_front] dat('front.dat') index (ki - 1) using 1:2 with points pt 6 ps 2.4 lw 1.5 lc rgb "#303030" notitle
@@ -104,5 +111,6 @@ set key inside center center horizontal maxcols kcols reverse Left width 1 sampl
 plot NaN notitle, \
     for [s = 1:ns] keyentry with points ls s title sname[s], \
     for [d = 1:show_front] keyentry with linespoints lc rgb "#303030" lw 2 pt 6 ps 2.4 title front_title, \
-    for [d = 1:(show_ref && have_ref)] keyentry with lines lc rgb "#404040" lw 2 dt 2 title ref_title
+    for [d = 1:(show_ref && have_ref)] keyentry with lines lc rgb "#404040" lw 2 dt 2 title ref_title, \
+    for [d = 1:have_base] keyentry with lines lc rgb "#a05000" lw 2 dt 3 title base_title
 unset multiplot

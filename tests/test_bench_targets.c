@@ -208,6 +208,8 @@ static void test_sweep_and_stability_summaries(void **state) {
     ran();
     char *s = summary_of("sweep-scifact");
     const char *want[] = {"| 1 | full model | policy-comparison-scifact | none (defaults) |",
+                          "| 1 | first stage (no reranking) | policy-comparison-scifact | first-stage (defaults) | ",
+                          "as trec_eval ndcg_cut_10 (all 3 queries judged)",
                           "best P@K at <= 40% compute", "least compute with P@K >= 0.95",
                           "N = 8 first-stage candidates", "max_len 64", "3 queries",
                           "a prediction, not a timed run"};

@@ -48,11 +48,13 @@ static int run_plot(const char *const *args, char **err) {
         if (devnull >= 0) dup2(devnull, 1);
         dup2(err_fd, 2);
         size_t n = 0;
-        while (args[n]) n++;
+        while (args[n])
+            n++;
         char **argv = calloc(n + 3, sizeof *argv);
         argv[0] = (char *)"bash";
         argv[1] = (char *)testutil_source_path("plotting/plot.sh");
-        for (size_t i = 0; i < n; i++) argv[i + 2] = (char *)args[i];
+        for (size_t i = 0; i < n; i++)
+            argv[i + 2] = (char *)args[i];
         execvp("bash", argv);
         _exit(127);
     }
@@ -69,7 +71,10 @@ static int run_plot(const char *const *args, char **err) {
     e[got] = '\0';
     fclose(f);
     unlink(err_path);
-    if (err) *err = e; else free(e);
+    if (err)
+        *err = e;
+    else
+        free(e);
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
     return 128;
 }
@@ -106,8 +111,10 @@ static void check_outputs(const char *prefix, const char *const *texts) {
     static const unsigned char sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
     assert_memory_equal(png, sig, 8);
     assert_memory_equal(png + 12, "IHDR", 4);
-    unsigned w = (unsigned)png[16] << 24 | (unsigned)png[17] << 16 | (unsigned)png[18] << 8 | png[19];
-    unsigned h = (unsigned)png[20] << 24 | (unsigned)png[21] << 16 | (unsigned)png[22] << 8 | png[23];
+    unsigned w =
+        (unsigned)png[16] << 24 | (unsigned)png[17] << 16 | (unsigned)png[18] << 8 | png[19];
+    unsigned h =
+        (unsigned)png[20] << 24 | (unsigned)png[21] << 16 | (unsigned)png[22] << 8 | png[23];
     assert_int_equal(w, 1200);
     assert_int_equal(h, 800);
     free(png);
@@ -118,7 +125,8 @@ static void check_outputs(const char *prefix, const char *const *texts) {
     assert_non_null(strstr(svg, "<svg"));
     assert_non_null(strstr(svg, "</svg>"));
     for (size_t i = 0; texts[i]; i++) {
-        if (!strstr(svg, texts[i])) fprintf(stderr, "%s.svg lacks the text \"%s\"\n", prefix, texts[i]);
+        if (!strstr(svg, texts[i]))
+            fprintf(stderr, "%s.svg lacks the text \"%s\"\n", prefix, texts[i]);
         assert_non_null(strstr(svg, texts[i]));
     }
     free(svg);
@@ -128,7 +136,8 @@ static void plot_ok(const char *kind, const char *csv, const char *prefix, const
                     const char *const *texts) {
     const char *args[16] = {kind, fixture(csv), prefix, "--title-note", NOTE};
     size_t n = 5;
-    for (size_t i = 0; extra && extra[i]; i++) args[n++] = extra[i];
+    for (size_t i = 0; extra && extra[i]; i++)
+        args[n++] = extra[i];
     args[n] = NULL;
     char *err = NULL;
     int rc = run_plot(args, &err);
@@ -146,24 +155,35 @@ static void test_pareto(void **state) {
     snprintf(prefix, sizeof prefix, "%s/pareto", tmp);
     const char *texts[] = {"Precision@K vs the full model's top-K",
                            "Candidate-layers computed (fraction of N × L; full model = 1)",
-                           ">K = 1<", ">K = 10<", ">none<", ">cluster-gap<", ">score-gap<", ">fixed-schedule<",
-                           ">Pareto front (circled points)<", NOTE, "mean over 12 queries per point", NULL};
+                           ">K = 1  (1st stage 0.950)<",
+                           ">K = 10  (1st stage 0.990)<",
+                           ">none<",
+                           ">cluster-gap<",
+                           ">score-gap<",
+                           ">fixed-schedule<",
+                           ">Pareto front (circled points)<",
+                           NOTE,
+                           "mean over 12 queries per point",
+                           ">first stage (no reranking)<",
+                           NULL};
     plot_ok("pareto", "sweep.csv", prefix, NULL, texts);
 
     snprintf(prefix, sizeof prefix, "%s/pareto-latency", tmp);
     const char *extra[] = {"--x", "latency", "--k", "10", NULL};
-    const char *texts_lat[] = {"Predicted latency per query (ms)", ">K = 10<", "Precision@K vs predicted latency", NULL};
+    const char *texts_lat[] = {"Predicted latency per query (ms)", ">K = 10  (1st stage 0.990)<",
+                               "Precision@K vs predicted latency", NULL};
     plot_ok("pareto", "sweep.csv", prefix, extra, texts_lat);
     char path[4300];
     snprintf(path, sizeof path, "%s.svg", prefix);
     char *svg = slurp(path, NULL);
     assert_non_null(svg);
-    assert_null(strstr(svg, ">K = 1<"));   // --k 10 leaves K = 1 out
+    assert_null(strstr(svg, ">K = 1  (")); // --k 10 leaves K = 1 out
     free(svg);
 
     snprintf(prefix, sizeof prefix, "%s/pareto-series", tmp);
     const char *extra_s[] = {"--series", "policy,params.k", NULL};
-    const char *texts_s[] = {">cluster-gap, k=3<", ">cluster-gap, k=default<", ">none, k=default<", NULL};
+    const char *texts_s[] = {">cluster-gap, k=3<", ">cluster-gap, k=default<", ">none, k=default<",
+                             NULL};
     plot_ok("pareto", "sweep.csv", prefix, extra_s, texts_s);
     testutil_rmtree(tmp);
     free(tmp);
@@ -208,7 +228,8 @@ static void test_pareto_front(void **state) {
         plot_ok("pareto", inputs[i], prefix, extra, texts);
         snprintf(path, sizeof path, "%s.data/front.dat", prefix);
         char *got = front_as_tsv(path);
-        if (strcmp(got, expected) != 0) fprintf(stderr, "%s: front\n%s\nexpected\n%s\n", inputs[i], got, expected);
+        if (strcmp(got, expected) != 0)
+            fprintf(stderr, "%s: front\n%s\nexpected\n%s\n", inputs[i], got, expected);
         assert_string_equal(got, expected);
         free(got);
     }
@@ -225,8 +246,14 @@ static void test_ndcg_compute(void **state) {
     snprintf(prefix, sizeof prefix, "%s/ndcg", tmp);
     const char *texts[] = {"nDCG@10 vs qrels (final order of all N candidates)",
                            "Candidate-layers computed (fraction of N × L; full model = 1)",
-                           "K = 1   (full model: 0.680)", "K = 10   (full model: 0.680)",
-                           ">full model (policy none)<", ">cluster-gap<", ">score-gap<", NOTE, NULL};
+                           "K = 1  (full 0.680, 1st stage 0.610)",
+                           "K = 10  (full 0.680, 1st stage 0.610)",
+                           ">full model (policy none)<",
+                           ">first stage (no reranking)<",
+                           ">cluster-gap<",
+                           ">score-gap<",
+                           NOTE,
+                           NULL};
     plot_ok("ndcg-compute", "sweep-reordered.csv", prefix, NULL, texts);
     testutil_rmtree(tmp);
     free(tmp);
@@ -240,8 +267,13 @@ static void test_stability(void **state) {
     snprintf(prefix, sizeof prefix, "%s/stability", tmp);
     const char *texts[] = {"Layer (0 = embedding output; last = the model's final score)",
                            "Agreement with the final ranking (1 = identical; unitless)",
-                           ">Kendall τ-b<", ">Goodman-Kruskal γ<", ">cluster γ (pairs across 1-D K-Means clusters)<",
-                           "top-10 overlap", "mean over 12 queries", NOTE, NULL};
+                           ">Kendall τ-b<",
+                           ">Goodman-Kruskal γ<",
+                           ">cluster γ (pairs across 1-D K-Means clusters)<",
+                           "top-10 overlap",
+                           "mean over 12 queries",
+                           NOTE,
+                           NULL};
     plot_ok("stability", "stability.csv", prefix, NULL, texts);
     testutil_rmtree(tmp);
     free(tmp);
@@ -253,9 +285,14 @@ static void test_memory_timeline(void **state) {
     char *tmp = testutil_tmpdir();
     char prefix[4200];
     snprintf(prefix, sizeof prefix, "%s/memory", tmp);
-    const char *texts[] = {"Time since the start (ms)", "Memory in use (MiB",
-                           ">HF (peak 107.0 MiB)<", ">W=1 (peak 24.0 MiB)<", ">W=2+chunk (peak 16.0 MiB)<",
-                           "Memory over time", NOTE, NULL};
+    const char *texts[] = {"Time since the start (ms)",
+                           "Memory in use (MiB",
+                           ">HF (peak 107.0 MiB)<",
+                           ">W=1 (peak 24.0 MiB)<",
+                           ">W=2+chunk (peak 16.0 MiB)<",
+                           "Memory over time",
+                           NOTE,
+                           NULL};
     plot_ok("memory-timeline", "memory-timeline.csv", prefix, NULL, texts);
     testutil_rmtree(tmp);
     free(tmp);
@@ -267,8 +304,9 @@ static void test_ablation(void **state) {
     char *tmp = testutil_tmpdir();
     char prefix[4200];
     snprintf(prefix, sizeof prefix, "%s/ablation", tmp);
-    const char *texts[] = {"Latency (ms)", "Peak memory (MiB)", ">baseline<", ">+pruning<", ">+embedding cache<",
-                           ">4400 ms<", ">2244 ms<", ">-49.0%<", ">1184 MiB<", ">+44.8%<", NOTE, NULL};
+    const char *texts[] = {"Latency (ms)",       "Peak memory (MiB)", ">baseline<", ">+pruning<",
+                           ">+embedding cache<", ">4400 ms<",         ">2244 ms<",  ">-49.0%<",
+                           ">1184 MiB<",         ">+44.8%<",          NOTE,         NULL};
     plot_ok("ablation", "ablation.csv", prefix, NULL, texts);
     testutil_rmtree(tmp);
     free(tmp);
@@ -280,11 +318,13 @@ static void test_latency_n(void **state) {
     char *tmp = testutil_tmpdir();
     char prefix[4200];
     snprintf(prefix, sizeof prefix, "%s/latency", tmp);
-    const char *texts[] = {"Number of candidates N", "Latency per query (ms)", ">HF<", ">W=2+chunk<", NOTE, NULL};
+    const char *texts[] = {
+        "Number of candidates N", "Latency per query (ms)", ">HF<", ">W=2+chunk<", NOTE, NULL};
     plot_ok("latency-n", "latency-n.csv", prefix, NULL, texts);
     snprintf(prefix, sizeof prefix, "%s/latency-log", tmp);
     const char *extra[] = {"--log", "xy", NULL};
-    const char *texts_log[] = {"Number of candidates N (log scale)", "Latency per query (ms) (log scale)", NULL};
+    const char *texts_log[] = {"Number of candidates N (log scale)",
+                               "Latency per query (ms) (log scale)", NULL};
     plot_ok("latency-n", "latency-n.csv", prefix, extra, texts_log);
     testutil_rmtree(tmp);
     free(tmp);
