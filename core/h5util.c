@@ -5,6 +5,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int h5util_init_done, h5util_close_failed;
+
+// At exit: tear libhdf5 down only when every close succeeded (see h5util.h).
+static void h5util_atexit(void) {
+    if (!h5util_close_failed) H5close();
+}
+
+void h5util_init(void) {
+    if (h5util_init_done) return;
+    h5util_init_done = 1;
+    // Fails (harmlessly) when the library was already initialized; then its
+    // own atexit handler stays, as before.
+    if (H5dont_atexit() >= 0) atexit(h5util_atexit);
+}
+
+__attribute__((constructor)) static void h5util_init_early(void) {
+    h5util_init();
+}
+
+int h5util_file_close_failed(void) {
+    return h5util_close_failed;
+}
+
+status h5util_file_close(hid_t *file, const char *path) {
+    if (*file < 0) return STATUS_OK;
+    hid_t f = *file;
+    *file = -1;
+    if (h5util_close_failed) {
+        // An earlier failed close left the id table inconsistent: touching
+        // HDF5 again could crash. Leave this file to the operating system.
+        return status_fail(STATUS_ERR_IO, "%s: not closed (an earlier HDF5 write failed)", path);
+    }
+    if (H5Fclose(f) < 0) {
+        h5util_close_failed = 1;
+        return status_fail(STATUS_ERR_IO,
+                           "%s: cannot finish writing the file (disk full, file size limit or I/O "
+                           "error); it is incomplete",
+                           path);
+    }
+    return STATUS_OK;
+}
+
 // HDF5 prints its own error stack by default; grating reports its own
 // messages (naming the file and the object) instead.
 void h5util_quiet(void) {
@@ -78,6 +120,8 @@ status h5util_write_dataset(hid_t parent, const char *name, hid_t type, int rank
     if (!empty) {
         H5Pset_chunk(dcpl, rank, dims);
         H5Pset_deflate(dcpl, 4);
+        // (not for variable-length strings: their chunks hold heap references)
+        if (H5Tis_variable_str(type) <= 0) H5Pset_fletcher32(dcpl);
     }
     hid_t d = H5Dcreate2(parent, name, type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
