@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +55,17 @@ static void trace_usage(FILE *out) {
 
 static uint64_t trace_fnv1a(const char *data, size_t len) {
     uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)data[i]) * 1099511628211ull;
     return h;
 }
 
 static void trace_format_eta(double seconds, char *out, size_t cap) {
     long s = (long)(seconds + 0.5);
-    if (s >= 3600) snprintf(out, cap, "%ldh%02ldm", s / 3600, (s / 60) % 60);
-    else snprintf(out, cap, "%ldm%02lds", s / 60, s % 60);
+    if (s >= 3600)
+        snprintf(out, cap, "%ldh%02ldm", s / 3600, (s / 60) % 60);
+    else
+        snprintf(out, cap, "%ldm%02lds", s / 60, s % 60);
 }
 
 static double trace_now(void) {
@@ -84,8 +88,10 @@ static status trace_one_query(const reranker *m, const beir_dataset *ds, const t
     size_t n = rq->n < top_n ? rq->n : top_n;
     size_t query_index;
     if (!beir_query_find(ds, rq->qid, &query_index))
-        return status_fail(STATUS_ERR_MISSING, "query %s of the run is not in %s", rq->qid, ds->dir);
-    if (n == 0) return status_fail(STATUS_ERR_ARG, "query %s has no candidates in the run", rq->qid);
+        return status_fail(STATUS_ERR_MISSING, "query %s of the run is not in %s", rq->qid,
+                           ds->dir);
+    if (n == 0)
+        return status_fail(STATUS_ERR_ARG, "query %s has no candidates in the run", rq->qid);
     const char *qtext = ds->query_texts[query_index];
     doc_list docs = {.items = calloc(n, sizeof(doc_item)), .n = 0};
     if (!docs.items) return status_fail(STATUS_ERR_NOMEM, "out of memory");
@@ -110,10 +116,10 @@ static status trace_one_query(const reranker *m, const beir_dataset *ds, const t
         q.qid = strdup(rq->qid);
         q.n = n;
         q.doc_ids = calloc(n, sizeof *q.doc_ids);
-        q.scores = malloc((L + 1) * n * sizeof *q.scores);           // (L + 1, n)
-        q.tokens = malloc(n * sizeof *q.tokens);                     // (n,)
-        q.first_stage = malloc(n * sizeof *q.first_stage);           // (n,)
-        q.layer_seconds = malloc(L * sizeof *q.layer_seconds);       // (L,)
+        q.scores = malloc((L + 1) * n * sizeof *q.scores);     // (L + 1, n)
+        q.tokens = malloc(n * sizeof *q.tokens);               // (n,)
+        q.first_stage = malloc(n * sizeof *q.first_stage);     // (n,)
+        q.layer_seconds = malloc(L * sizeof *q.layer_seconds); // (L,)
         if (!q.qid || !q.doc_ids || !q.scores || !q.tokens || !q.first_stage || !q.layer_seconds) {
             st = status_fail(STATUS_ERR_NOMEM, "out of memory");
         } else {
@@ -143,7 +149,8 @@ static status trace_one_query(const reranker *m, const beir_dataset *ds, const t
 
 // Frees what trace_one_query filled in (any subset of it) and empties *q.
 static void trace_query_release(trace_query *q) {
-    for (size_t i = 0; q->doc_ids && i < q->n; i++) free(q->doc_ids[i]);
+    for (size_t i = 0; q->doc_ids && i < q->n; i++)
+        free(q->doc_ids[i]);
     free(q->doc_ids);
     free(q->qid);
     free(q->scores);
@@ -175,56 +182,97 @@ static void trace_count_judged(const trec_run *run, const beir_dataset *ds, size
 }
 
 int cmd_trace(int argc, char **argv) {
-    const char *model_arg = NULL, *dataset_arg = NULL, *split = "test", *run_arg = NULL, *out = NULL;
+    const char *model_arg = NULL, *dataset_arg = NULL, *split = "test", *run_arg = NULL,
+               *out = NULL;
     long top_n = 20, max_len = 512, chunk = 0, limit = 0;
     const char *instruction = NULL;
     int resume = 0, force = 0, allow_unjudged = 0, max_len_given = 0;
     size_t shard_i = 0, shard_n = 1;
-    static const struct option opts[] = {
-        {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},
-        {"dataset", required_argument, 0, 'd'},     {"split", required_argument, 0, 's'},
-        {"run", required_argument, 0, 'r'},         {"out", required_argument, 0, 'o'},
-        {"top-n", required_argument, 0, 'n'},       {"max-len", required_argument, 0, 'l'},
-        {"chunk", required_argument, 0, 'c'},       {"limit", required_argument, 0, 'L'},
-        {"resume", no_argument, 0, 'R'},            {"shard", required_argument, 0, 'S'},
-        {"threads", required_argument, 0, 'T'},     {"force", no_argument, 0, 'F'},
-        {"allow-unjudged", no_argument, 0, 'U'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"dataset", required_argument, 0, 'd'},
+                                         {"split", required_argument, 0, 's'},
+                                         {"run", required_argument, 0, 'r'},
+                                         {"out", required_argument, 0, 'o'},
+                                         {"top-n", required_argument, 0, 'n'},
+                                         {"max-len", required_argument, 0, 'l'},
+                                         {"chunk", required_argument, 0, 'c'},
+                                         {"limit", required_argument, 0, 'L'},
+                                         {"resume", no_argument, 0, 'R'},
+                                         {"shard", required_argument, 0, 'S'},
+                                         {"threads", required_argument, 0, 'T'},
+                                         {"force", no_argument, 0, 'F'},
+                                         {"allow-unjudged", no_argument, 0, 'U'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     optind = 1;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         long *target = NULL, min = 1;
         switch (c) {
-        case 'm': model_arg = optarg; break;
-        case 'I': instruction = optarg; break;
-        case 'd': dataset_arg = optarg; break;
-        case 's': split = optarg; break;
-        case 'r': run_arg = optarg; break;
-        case 'o': out = optarg; break;
-        case 'R': resume = 1; break;
-        case 'F': force = 1; break;
-        case 'U': allow_unjudged = 1; break;
-        case 'n': target = &top_n; break;
-        case 'l': target = &max_len, min = 3, max_len_given = 1; break;
-        case 'c': target = &chunk; break;
-        case 'L': target = &limit; break;
+        case 'm':
+            model_arg = optarg;
+            break;
+        case 'I':
+            instruction = optarg;
+            break;
+        case 'd':
+            dataset_arg = optarg;
+            break;
+        case 's':
+            split = optarg;
+            break;
+        case 'r':
+            run_arg = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'R':
+            resume = 1;
+            break;
+        case 'F':
+            force = 1;
+            break;
+        case 'U':
+            allow_unjudged = 1;
+            break;
+        case 'n':
+            target = &top_n;
+            break;
+        case 'l':
+            target = &max_len, min = 3, max_len_given = 1;
+            break;
+        case 'c':
+            target = &chunk;
+            break;
+        case 'L':
+            target = &limit;
+            break;
         case 'T':
             if (!cli_parse_threads("trace", optarg)) return 2;
             break;
         case 'S':
             if (!cli_parse_shard(optarg, &shard_i, &shard_n)) {
-                fprintf(stderr, "grating trace: --shard must be i/n with 0 <= i < n, got '%s'\n", optarg);
+                fprintf(stderr, "grating trace: --shard must be i/n with 0 <= i < n, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
-        case 'h': trace_usage(stdout); return 0;
-        default: trace_usage(stderr); return 2;
+        case 'h':
+            trace_usage(stdout);
+            return 0;
+        default:
+            trace_usage(stderr);
+            return 2;
         }
         if (target) {
             *target = strtol(optarg, &end, 10);
             if (*end || *target < min) {
-                fprintf(stderr, "grating trace: invalid value '%s' for an option that needs an integer >= %ld\n",
+                fprintf(stderr,
+                        "grating trace: invalid value '%s' for an option that needs an integer >= "
+                        "%ld\n",
                         optarg, min);
                 return 2;
             }
@@ -248,8 +296,6 @@ int cmd_trace(int argc, char **argv) {
     cli_progress progress;
     cli_progress_init(&progress, stderr, 10.0);
     status st;
-    // The output first: a refused --out costs nothing.
-    if ((st = fs_output_prepare(out, force))) goto done;
     if ((st = trace_absolute_path(model_arg, "--model", &model_dir)) ||
         (st = trace_absolute_path(dataset_arg, "--dataset", &dataset)) ||
         (st = trace_absolute_path(run_arg, "--run", &run_path)))
@@ -264,36 +310,54 @@ int cmd_trace(int argc, char **argv) {
     if ((st = trec_run_resolve(&run, &ds)) || (st = policy_create("none", NULL, &none))) goto done;
 
     size_t total = 0, judged = 0;
-    for (size_t i = shard_i; i < run.n_queries; i += shard_n) total++;
+    for (size_t i = shard_i; i < run.n_queries; i += shard_n)
+        total++;
     if (limit > 0 && (size_t)limit < total) total = (size_t)limit;
     trace_count_judged(&run, &ds, shard_i, shard_n, total, &judged);
     if (judged == 0 && total > 0 && !allow_unjudged) {
-        st = status_fail(STATUS_ERR_ARG,
-                         "none of the %zu queries to trace from %s has judgments in %s (%zu queries "
-                         "judged there): is --split %s the split of this run? Pass --allow-unjudged "
-                         "to trace anyway",
-                         total, run_path, ds.qrels_path, ds.n_judged_queries, split);
+        st =
+            status_fail(STATUS_ERR_ARG,
+                        "none of the %zu queries to trace from %s has judgments in %s (%zu queries "
+                        "judged there): is --split %s the split of this run? Pass --allow-unjudged "
+                        "to trace anyway",
+                        total, run_path, ds.qrels_path, ds.n_judged_queries, split);
         goto done;
     }
     if (judged < total)
-        fprintf(stderr,
-                "grating trace: WARNING: only %zu of the %zu queries to trace have judgments in %s; "
-                "evaluations of this trace skip the other %zu\n",
-                judged, total, ds.qrels_path, total - judged);
+        fprintf(
+            stderr,
+            "grating trace: WARNING: only %zu of the %zu queries to trace have judgments in %s; "
+            "evaluations of this trace skip the other %zu\n",
+            judged, total, ds.qrels_path, total - judged);
+
+    // Refuses to replace a finished FILE.h5 without --force (a --resume
+    // continues FILE.h5.partial, which is not an overwrite); creates parents.
+    if ((st = fs_output_prepare(out, force))) goto done;
 
     char config_path[4200];
     size_t config_len;
     snprintf(config_path, sizeof config_path, "%s/config.json", model_dir);
     if ((st = file_read_all(config_path, &config_text, &config_len))) goto done;
-    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)trace_fnv1a(config_text, config_len));
+    snprintf(hash, sizeof hash, "%016llx",
+             (unsigned long long)trace_fnv1a(config_text, config_len));
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
-    trace_meta meta = {.model = model_dir, .config_hash = hash, .architecture = m.cfg.arch_name,
-                       .n_layers = m.cfg.n_layers, .hidden_size = m.cfg.hidden_size,
-                       .intermediate_size = m.cfg.intermediate_size, .score_kind = "logit",
-                       .tokenizer = (char *)m.tokenizer_source, .max_len = max_len, .dataset = dataset,
-                       .split = (char *)split, .run = run_path, .top_n = top_n,
-                       .command = command, .version = GRATING_VERSION, .created = created,
+    trace_meta meta = {.model = model_dir,
+                       .config_hash = hash,
+                       .architecture = m.cfg.arch_name,
+                       .n_layers = m.cfg.n_layers,
+                       .hidden_size = m.cfg.hidden_size,
+                       .intermediate_size = m.cfg.intermediate_size,
+                       .score_kind = "logit",
+                       .tokenizer = (char *)m.tokenizer_source,
+                       .max_len = max_len,
+                       .dataset = dataset,
+                       .split = (char *)split,
+                       .run = run_path,
+                       .top_n = top_n,
+                       .command = command,
+                       .version = GRATING_VERSION,
+                       .created = created,
                        .threads = cli_threads()};
     if ((st = trace_writer_open(&w, out, &meta, resume))) goto done;
     if (w.note) fprintf(stderr, "grating trace: %s\n", w.note);
@@ -313,13 +377,17 @@ int cmd_trace(int argc, char **argv) {
         st = trace_writer_add_query(&w, &q);
         trace_query_release(&q);
         if (st) goto done;
+        // Give the forward's freed buffers back to the system: glibc keeps
+        // them in the heap (its mmap threshold rises to the largest freed
+        // block), so without this the heap of a long trace only grows.
+        malloc_trim(0);
         done_now++;
         double elapsed = trace_now() - t_start, rate = (double)done_now / elapsed;
         char eta[32];
         trace_format_eta((double)(total - seen - 1) / rate, eta, sizeof eta);
         cli_progress_update(&progress, seen + 1 == total,
-                            "grating trace: %zu/%zu queries, %.2f queries/s, %s left", seen + 1, total,
-                            rate, eta);
+                            "grating trace: %zu/%zu queries, %.2f queries/s, %s left", seen + 1,
+                            total, rate, eta);
     }
     cli_progress_end(&progress);
     if ((st = trace_writer_finish(&w))) goto done;
@@ -332,7 +400,8 @@ done:
         cli_progress_end(&progress);
         fprintf(stderr, "grating trace: %s\n", status_message());
         if (w.path)
-            fprintf(stderr, "grating trace: partial results kept in %s.partial (use --resume)\n", out);
+            fprintf(stderr, "grating trace: partial results kept in %s.partial (use --resume)\n",
+                    out);
     }
     trace_writer_close(&w);
     policy_free(none);

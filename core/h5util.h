@@ -67,6 +67,7 @@ status h5util_write_dataset(hid_t parent, const char *name, hid_t type, int rank
 status h5util_read_dataset(hid_t parent, const char *name, hid_t type, size_t expect, void *out,
                            const char *path, const char *what);
 // Reads a 1-D string dataset into a malloc'd array of malloc'd strings.
-status h5util_read_strings(hid_t parent, const char *name, char ***out, size_t *n, const char *path);
+status h5util_read_strings(hid_t parent, const char *name, char ***out, size_t *n,
+                           const char *path);
 
 #endif

@@ -16,21 +16,23 @@ static void trace_group_name(const char *qid, char *out, size_t cap) {
     size_t o = 0;
     if (strcmp(qid, ".") == 0) qid = "%2E";
     for (const char *p = qid; *p && o + 4 < cap; p++) {
-        if (*p == '/' || *p == '%') o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*p);
-        else out[o++] = *p;
+        if (*p == '/' || *p == '%')
+            o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*p);
+        else
+            out[o++] = *p;
     }
     out[o] = '\0';
 }
 
-static const char *const trace_string_attrs[] = {"model",   "config_hash", "architecture", "score_kind",
-                                                 "tokenizer", "dataset",   "split",        "run",
-                                                 "command", "version",     "created"};
+static const char *const trace_string_attrs[] = {
+    "model", "config_hash", "architecture", "score_kind", "tokenizer", "dataset",
+    "split", "run",         "command",      "version",    "created"};
 enum { TRACE_N_STRING_ATTRS = sizeof trace_string_attrs / sizeof trace_string_attrs[0] };
 
 static char **trace_meta_string(trace_meta *m, size_t i) {
-    char **fields[TRACE_N_STRING_ATTRS] = {&m->model,   &m->config_hash, &m->architecture, &m->score_kind,
-                                           &m->tokenizer, &m->dataset,   &m->split,        &m->run,
-                                           &m->command, &m->version,     &m->created};
+    char **fields[TRACE_N_STRING_ATTRS] = {
+        &m->model, &m->config_hash, &m->architecture, &m->score_kind, &m->tokenizer, &m->dataset,
+        &m->split, &m->run,         &m->command,      &m->version,    &m->created};
     return fields[i];
 }
 
@@ -56,7 +58,8 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS; i++) {
         const char *v = *trace_meta_string((trace_meta *)src, i);
         *trace_meta_string(dst, i) = strdup(v ? v : "");
-        if (!*trace_meta_string(dst, i)) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+        if (!*trace_meta_string(dst, i))
+            return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     }
     return STATUS_OK;
 }
@@ -64,10 +67,12 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
 static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
     status st;
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS; i++)
-        if ((st = h5util_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i), path)))
+        if ((st = h5util_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i),
+                                           path)))
             return st;
     for (size_t i = 0; i < TRACE_N_INT_ATTRS; i++)
-        if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path)))
+        if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64,
+                                        trace_meta_int(m, i), path)))
             return st;
     if (m->threads > 0 &&
         (st = h5util_attr_write_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path)))
@@ -81,17 +86,20 @@ static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
     char *schema = NULL;
     status st = h5util_attr_read_string(file, "schema", &schema, path);
     if (st == STATUS_OK && strcmp(schema, "grating-trace-1") != 0)
-        st = status_fail(STATUS_ERR_FORMAT, "%s: unknown trace schema '%s' (expected grating-trace-1)", path, schema);
+        st = status_fail(STATUS_ERR_FORMAT,
+                         "%s: unknown trace schema '%s' (expected grating-trace-1)", path, schema);
     free(schema);
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS && st == STATUS_OK; i++)
         st = h5util_attr_read_string(file, trace_string_attrs[i], trace_meta_string(m, i), path);
     for (size_t i = 0; i < TRACE_N_INT_ATTRS && st == STATUS_OK; i++)
-        st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path);
+        st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i),
+                                  path);
     // Optional (traces before issue 10 do not have it).
     if (st == STATUS_OK && H5Aexists(file, "threads") > 0)
         st = h5util_attr_read_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
-        st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
+        st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path,
+                         (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);
     return st;
 }
@@ -106,7 +114,8 @@ static status trace_writer_note_done(trace_writer *w, const char *qid) {
         w->done = done;
         w->cap_done = cap;
     }
-    if (!(w->done[w->n_done] = strdup(qid))) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+    if (!(w->done[w->n_done] = strdup(qid)))
+        return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     w->n_done++;
     return STATUS_OK;
 }
@@ -114,7 +123,8 @@ static status trace_writer_note_done(trace_writer *w, const char *qid) {
 static status trace_flush(hid_t file, const char *path) {
     if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
         return status_fail(STATUS_ERR_IO,
-                           "%s: cannot write to disk (disk full, file size limit or I/O error)", path);
+                           "%s: cannot write to disk (disk full, file size limit or I/O error)",
+                           path);
     return STATUS_OK;
 }
 
@@ -140,10 +150,14 @@ static status trace_query_write(hid_t file, size_t L, const trace_query *q, int6
         (st = h5util_write_dataset(g, "candidates", str, 1, dn, q->doc_ids, path)) ||
         (st = h5util_write_dataset(g, "scores", H5T_NATIVE_FLOAT, 2, ds, q->scores, path)) ||
         (st = h5util_write_dataset(g, "tokens", H5T_NATIVE_INT32, 1, dn, q->tokens, path)) ||
-        (st = h5util_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage, path)) ||
-        (st = h5util_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds, path)) ||
-        (st = h5util_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path)) ||
-        (st = h5util_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path)) ||
+        (st = h5util_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage,
+                                   path)) ||
+        (st = h5util_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds,
+                                   path)) ||
+        (st = h5util_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds,
+                                    path)) ||
+        (st = h5util_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds,
+                                    path)) ||
         (st = h5util_attr_write_num(g, "order", H5T_NATIVE_INT64, &order, path)) ||
         (st = trace_flush(file, path)) ||
         (st = h5util_attr_write_num(g, "complete", H5T_NATIVE_INT64, &complete, path))) {
@@ -162,7 +176,8 @@ static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const ch
     status st = h5util_attr_read_string(g, "qid", &q->qid, path);
     const char *what = q->qid ? q->qid : "query";
     if (st == STATUS_OK) st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
-    if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: %s has no candidates", path, what);
+    if (st == STATUS_OK && q->n == 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: %s has no candidates", path, what);
     if (st == STATUS_OK) {
         q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
         q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -171,12 +186,21 @@ static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const ch
         if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
             st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
     }
-    if (st == STATUS_OK) st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, what);
-    if (st == STATUS_OK) st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, what);
-    if (st == STATUS_OK) st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, what);
-    if (st == STATUS_OK) st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, what);
-    if (st == STATUS_OK) st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
-    if (st == STATUS_OK) st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
+    if (st == STATUS_OK)
+        st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
     if (st != STATUS_OK) trace_query_free(q);
     return st;
 }
@@ -232,7 +256,8 @@ static int trace_stored_cmp(const void *a, const void *b) {
 }
 
 static void trace_scan_free(trace_scan *s) {
-    for (size_t i = 0; i < s->n; i++) free(s->items[i].name);
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i].name);
     free(s->items);
     memset(s, 0, sizeof *s);
 }
@@ -245,7 +270,8 @@ static status trace_scan_file(hid_t f, trace_scan *s, const char *path) {
     herr_t e = H5Literate(q, H5_INDEX_NAME, H5_ITER_INC, NULL, trace_scan_group, s);
     H5Gclose(q);
     status st = s->st;
-    if (st == STATUS_OK && e < 0) st = status_fail(STATUS_ERR_FORMAT, "%s: cannot list /queries", path);
+    if (st == STATUS_OK && e < 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: cannot list /queries", path);
     if (st != STATUS_OK) {
         trace_scan_free(s);
         return st;
@@ -258,7 +284,8 @@ static status trace_scan_file(hid_t f, trace_scan *s, const char *path) {
 // that a kill before the first query leaves a file HDF5 can open).
 static status trace_file_create(hid_t *file, const char *path, trace_meta *meta) {
     *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (*file < 0) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    if (*file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
     hid_t q = H5Gcreate2(*file, "queries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     status st = q < 0 ? status_fail(STATUS_ERR_IO, "%s: cannot create /queries", path) : STATUS_OK;
     if (q >= 0) H5Gclose(q);
@@ -280,7 +307,8 @@ static void trace_partial_extend(const char *path) {
     if (got == sizeof sb && memcmp(sb, "\211HDF\r\n\032\n", 8) == 0 && sb[8] <= 1 && sb[13] == 8) {
         size_t at = sb[8] == 0 ? 40 : 44;
         uint64_t eoa = 0;
-        for (int i = 7; i >= 0; i--) eoa = eoa << 8 | sb[at + (size_t)i];
+        for (int i = 7; i >= 0; i--)
+            eoa = eoa << 8 | sb[at + (size_t)i];
         if (fseek(f, 0, SEEK_END) == 0) {
             long size = ftell(f);
             if (size >= 0 && eoa > (uint64_t)size && eoa - (uint64_t)size < ((uint64_t)1 << 32))
@@ -291,13 +319,19 @@ static void trace_partial_extend(const char *path) {
     fclose(f);
 }
 
-enum { TRACE_RECOVER_OK = 0, TRACE_RECOVER_UNREADABLE = 10, TRACE_RECOVER_MISMATCH = 11,
-       TRACE_RECOVER_EMPTY = 12, TRACE_RECOVER_WRITE = 13 };
+enum {
+    TRACE_RECOVER_OK = 0,
+    TRACE_RECOVER_UNREADABLE = 10,
+    TRACE_RECOVER_MISMATCH = 11,
+    TRACE_RECOVER_EMPTY = 12,
+    TRACE_RECOVER_WRITE = 13
+};
 
 // Child process of trace_writer_recover: copies the complete queries of
 // `old_path` into a fresh `new_path`. Writes "kept dropped\n" or a message to
 // `fd` and returns the exit code.
-static int trace_recover_child(const char *old_path, const char *new_path, trace_meta *meta, int fd) {
+static int trace_recover_child(const char *old_path, const char *new_path, trace_meta *meta,
+                               int fd) {
     alarm(600); // a hang inside libhdf5 on a damaged file becomes a failure
     trace_partial_extend(old_path);
     hid_t f = H5Fopen(old_path, H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -311,12 +345,18 @@ static int trace_recover_child(const char *old_path, const char *new_path, trace
         return TRACE_RECOVER_UNREADABLE;
     }
     const char *why = NULL;
-    if (strcmp(old.config_hash, meta->config_hash) != 0) why = "model config";
-    else if (old.n_layers != meta->n_layers) why = "n_layers";
-    else if (old.max_len != meta->max_len) why = "max_len";
-    else if (old.top_n != meta->top_n) why = "top_n";
-    else if (strcmp(old.run, meta->run ? meta->run : "") != 0) why = "run file";
-    else if (strcmp(old.split, meta->split ? meta->split : "") != 0) why = "split";
+    if (strcmp(old.config_hash, meta->config_hash) != 0)
+        why = "model config";
+    else if (old.n_layers != meta->n_layers)
+        why = "n_layers";
+    else if (old.max_len != meta->max_len)
+        why = "max_len";
+    else if (old.top_n != meta->top_n)
+        why = "top_n";
+    else if (strcmp(old.run, meta->run ? meta->run : "") != 0)
+        why = "run file";
+    else if (strcmp(old.split, meta->split ? meta->split : "") != 0)
+        why = "split";
     if (why) {
         dprintf(fd, "the %s differs from this run", why);
         return TRACE_RECOVER_MISMATCH;
@@ -426,7 +466,8 @@ static status trace_writer_recover(trace_writer *w, int *fresh) {
             trace_writer_set_note(w, "%s: resumed %zu complete quer%s%s", w->partial_path, kept,
                                   kept == 1 ? "y" : "ies", dropped ? "" : "");
         if (st == STATUS_OK && dropped)
-            trace_writer_set_note(w, "%s: resumed %zu complete quer%s; %zu incomplete or damaged "
+            trace_writer_set_note(w,
+                                  "%s: resumed %zu complete quer%s; %zu incomplete or damaged "
                                   "quer%s will be traced again",
                                   w->partial_path, kept, kept == 1 ? "y" : "ies", dropped,
                                   dropped == 1 ? "y" : "ies");
@@ -440,14 +481,17 @@ static status trace_writer_recover(trace_writer *w, int *fresh) {
             trace_writer_set_note(w, "%s: no query was completely stored; starting over",
                                   w->partial_path);
         else if (code == TRACE_RECOVER_UNREADABLE)
-            trace_writer_set_note(w, "%s: cannot be read (%s; damaged by the interruption); "
+            trace_writer_set_note(w,
+                                  "%s: cannot be read (%s; damaged by the interruption); "
                                   "starting over",
                                   w->partial_path, msg);
         else
-            trace_writer_set_note(w, "%s: reading it %s %d (damaged by the interruption); "
+            trace_writer_set_note(w,
+                                  "%s: reading it %s %d (damaged by the interruption); "
                                   "starting over",
                                   w->partial_path,
-                                  WIFSIGNALED(wst) ? "crashed libhdf5 with signal" : "failed with code",
+                                  WIFSIGNALED(wst) ? "crashed libhdf5 with signal"
+                                                   : "failed with code",
                                   WIFSIGNALED(wst) ? WTERMSIG(wst) : code);
     }
     if (st != STATUS_OK || *fresh) unlink(tmp);
@@ -472,7 +516,8 @@ status trace_writer_open(trace_writer *w, const char *path, const trace_meta *me
     if (st == STATUS_OK && resume && access(w->partial_path, F_OK) == 0)
         st = trace_writer_recover(w, &fresh);
     else if (st == STATUS_OK && resume)
-        trace_writer_set_note(w, "%s: no partial trace to resume; starting a new one", w->partial_path);
+        trace_writer_set_note(w, "%s: no partial trace to resume; starting a new one",
+                              w->partial_path);
     if (st == STATUS_OK && fresh) {
         hid_t f;
         st = trace_file_create(&f, w->partial_path, &w->meta);
@@ -482,13 +527,17 @@ status trace_writer_open(trace_writer *w, const char *path, const trace_meta *me
         hid_t f = H5Fopen(w->partial_path, H5F_ACC_RDWR, H5P_DEFAULT);
         w->file = f;
         trace_scan scan = {0};
-        if (f < 0) st = status_fail(STATUS_ERR_IO, "%s: cannot reopen the recovered trace", w->partial_path);
-        else st = trace_scan_file(f, &scan, w->partial_path);
+        if (f < 0)
+            st = status_fail(STATUS_ERR_IO, "%s: cannot reopen the recovered trace",
+                             w->partial_path);
+        else
+            st = trace_scan_file(f, &scan, w->partial_path);
         hid_t queries = f < 0 ? -1 : H5Gopen2(f, "queries", H5P_DEFAULT);
         for (size_t i = 0; i < scan.n && st == STATUS_OK; i++) {
             hid_t g = H5Gopen2(queries, scan.items[i].name, H5P_DEFAULT);
             char *qid = NULL;
-            st = g < 0 ? status_fail(STATUS_ERR_FORMAT, "%s: cannot open a recovered query", w->partial_path)
+            st = g < 0 ? status_fail(STATUS_ERR_FORMAT, "%s: cannot open a recovered query",
+                                     w->partial_path)
                        : h5util_attr_read_string(g, "qid", &qid, w->partial_path);
             if (g >= 0) H5Gclose(g);
             if (st == STATUS_OK) st = trace_writer_note_done(w, qid);
@@ -514,24 +563,40 @@ int trace_writer_has_query(const trace_writer *w, const char *qid) {
 
 status trace_writer_add_query(trace_writer *w, const trace_query *q) {
     const char *path = w->partial_path;
-    if (w->file < 0) return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
     if (trace_writer_has_query(w, q->qid))
         return status_fail(STATUS_ERR_ARG, "%s: query %s is already in the trace", path, q->qid);
-    if (q->n == 0) return status_fail(STATUS_ERR_ARG, "%s: query %s has no candidates", path, q->qid);
+    if (q->n == 0)
+        return status_fail(STATUS_ERR_ARG, "%s: query %s has no candidates", path, q->qid);
     status st = trace_query_write(w->file, (size_t)w->meta.n_layers, q, (int64_t)w->n_done, path);
     if (st != STATUS_OK) return st;
+    // Close and reopen after every query: libhdf5 keeps the metadata of every
+    // object created through a file id (chunk B-trees, object headers, about
+    // 160 KiB per query) until the file is closed, and those long-lived
+    // blocks, interleaved with the forward's large transient buffers, made
+    // the process grow by megabytes per query. After the close the file on
+    // disk is also complete and consistent up to this query.
+    hid_t f = w->file;
+    w->file = -1;
+    if ((st = h5util_file_close(&f, path)) != STATUS_OK) return st;
+    w->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot reopen after query %s", path, q->qid);
     return trace_writer_note_done(w, q->qid);
 }
 
 status trace_writer_finish(trace_writer *w) {
     const char *path = w->partial_path;
-    if (w->file < 0) return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
     hid_t str = h5util_string_type();
     hsize_t dn[1] = {w->n_done};
     status st = h5util_write_dataset(w->file, "query_ids", str, 1, dn, w->done, path);
     H5Tclose(str);
     int64_t nq = (int64_t)w->n_done;
-    if (st == STATUS_OK) st = h5util_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
+    if (st == STATUS_OK)
+        st = h5util_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
     hid_t f = w->file;
     w->file = -1;
     status cst = h5util_file_close(&f, path);
@@ -543,7 +608,8 @@ status trace_writer_finish(trace_writer *w) {
         trace_writer_close(w);
     } else {
         // Keep the paths for the caller's "partial results kept in" message.
-        for (size_t i = 0; i < w->n_done; i++) free(w->done[i]);
+        for (size_t i = 0; i < w->n_done; i++)
+            free(w->done[i]);
         free(w->done);
         w->done = NULL;
         w->n_done = w->cap_done = 0;
@@ -557,7 +623,8 @@ void trace_writer_close(trace_writer *w) {
         (void)h5util_file_close(&f, w->partial_path ? w->partial_path : "trace");
     }
     w->file = -1;
-    for (size_t i = 0; i < w->n_done; i++) free(w->done[i]);
+    for (size_t i = 0; i < w->n_done; i++)
+        free(w->done[i]);
     free(w->done);
     free(w->path);
     free(w->partial_path);
@@ -569,7 +636,8 @@ void trace_writer_close(trace_writer *w) {
 
 static void trace_query_free(trace_query *q) {
     if (q->doc_ids)
-        for (size_t i = 0; i < q->n; i++) free(q->doc_ids[i]);
+        for (size_t i = 0; i < q->n; i++)
+            free(q->doc_ids[i]);
     free(q->doc_ids);
     free(q->qid);
     free(q->scores);
@@ -579,7 +647,8 @@ static void trace_query_free(trace_query *q) {
 }
 
 void trace_free(trace *t) {
-    for (size_t i = 0; i < t->n_queries; i++) trace_query_free(&t->queries[i]);
+    for (size_t i = 0; i < t->n_queries; i++)
+        trace_query_free(&t->queries[i]);
     free(t->queries);
     trace_meta_free(&t->meta);
     memset(t, 0, sizeof *t);
@@ -588,18 +657,21 @@ void trace_free(trace *t) {
 status trace_read(trace *t, const char *path) {
     h5util_quiet();
     memset(t, 0, sizeof *t);
-    if (access(path, R_OK) != 0) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (access(path, R_OK) != 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return status_fail(STATUS_ERR_FORMAT, "%s: not an HDF5 file (or corrupted)", path);
     status st = trace_meta_read(f, &t->meta, path);
     char **qids = NULL;
     size_t nq = 0;
     if (st == STATUS_OK) st = h5util_read_strings(f, "query_ids", &qids, &nq, path);
-    if (st == STATUS_OK && nq == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: the trace has no queries", path);
+    if (st == STATUS_OK && nq == 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: the trace has no queries", path);
     if (st == STATUS_OK && !(t->queries = calloc(nq, sizeof *t->queries)))
         st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
     hid_t queries = st == STATUS_OK ? H5Gopen2(f, "queries", H5P_DEFAULT) : -1;
-    if (st == STATUS_OK && queries < 0) st = status_fail(STATUS_ERR_FORMAT, "%s: missing /queries", path);
+    if (st == STATUS_OK && queries < 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: missing /queries", path);
     size_t L = (size_t)t->meta.n_layers;
     for (size_t i = 0; i < nq && st == STATUS_OK; i++) {
         trace_query *q = &t->queries[i];
@@ -610,11 +682,13 @@ status trace_read(trace *t, const char *path) {
         trace_group_name(q->qid, name, sizeof name);
         hid_t g = H5Gopen2(queries, name, H5P_DEFAULT);
         if (g < 0) {
-            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group", path, q->qid);
+            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group",
+                             path, q->qid);
             break;
         }
         st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
-        if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
+        if (st == STATUS_OK && q->n == 0)
+            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
             q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -623,16 +697,28 @@ status trace_read(trace *t, const char *path) {
             if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
                 st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
         }
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, q->qid);
-        if (st == STATUS_OK) st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
-        if (st == STATUS_OK) st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
+        if (st == STATUS_OK)
+            st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path,
+                                     q->qid);
+        if (st == STATUS_OK)
+            st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
+        if (st == STATUS_OK)
+            st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path,
+                                     q->qid);
+        if (st == STATUS_OK)
+            st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds,
+                                     path, q->qid);
+        if (st == STATUS_OK)
+            st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds,
+                                      path);
+        if (st == STATUS_OK)
+            st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds,
+                                      path);
         H5Gclose(g);
     }
     if (queries >= 0) H5Gclose(queries);
-    for (size_t i = 0; i < nq; i++) free(qids ? qids[i] : NULL);
+    for (size_t i = 0; i < nq; i++)
+        free(qids ? qids[i] : NULL);
     free(qids);
     H5Fclose(f);
     if (st != STATUS_OK) trace_free(t);
@@ -662,17 +748,20 @@ status trace_merge(const char *const *inputs, size_t n_inputs, const char *out) 
     for (size_t i = 0; i < n_inputs && st == STATUS_OK; i++)
         for (size_t j = 0; j < parts[i].n_queries && st == STATUS_OK; j++) {
             if (trace_writer_has_query(&w, parts[i].queries[j].qid))
-                st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)",
+                st = status_fail(STATUS_ERR_ARG,
+                                 "merge: query %s appears in more than one input (%s)",
                                  parts[i].queries[j].qid, inputs[i]);
             else
                 st = trace_writer_add_query(&w, &parts[i].queries[j]);
         }
-    if (st == STATUS_OK) st = trace_writer_finish(&w);
+    if (st == STATUS_OK)
+        st = trace_writer_finish(&w);
     else if (w.path) {
         unlink(w.partial_path);
         trace_writer_close(&w);
     }
-    for (size_t i = 0; i < n_inputs; i++) trace_free(&parts[i]);
+    for (size_t i = 0; i < n_inputs; i++)
+        trace_free(&parts[i]);
     free(parts);
     return st;
 }

@@ -49,23 +49,23 @@ typedef struct {
     char *score_kind; // "logit": BERT logit 0 / Qwen3 logit(yes) - logit(no)
     char *tokenizer;  // tokenizer file
     int64_t max_len;
-    char *dataset; // dataset folder
-    char *split;   // qrels split, e.g. "test"
-    char *run;     // first-stage run file
-    int64_t top_n; // candidates per query taken from the run
-    char *command; // the command line that made the trace
-    char *version; // grating version
-    char *created; // ISO 8601 UTC
+    char *dataset;   // dataset folder
+    char *split;     // qrels split, e.g. "test"
+    char *run;       // first-stage run file
+    int64_t top_n;   // candidates per query taken from the run
+    char *command;   // the command line that made the trace
+    char *version;   // grating version
+    char *created;   // ISO 8601 UTC
     int64_t threads; // compute threads of the forwards (0 = not recorded; optional attribute)
 } trace_meta;
 
 typedef struct {
     char *qid;
-    size_t n;            // candidates
-    char **doc_ids;      // (n,)
-    float *scores;       // (n_layers + 1, n): row l = after layer l (0 = embeddings)
-    int32_t *tokens;     // (n,) sequence lengths in tokens
-    float *first_stage;  // (n,) first-stage (e.g. BM25) scores
+    size_t n;              // candidates
+    char **doc_ids;        // (n,)
+    float *scores;         // (n_layers + 1, n): row l = after layer l (0 = embeddings)
+    int32_t *tokens;       // (n,) sequence lengths in tokens
+    float *first_stage;    // (n,) first-stage (e.g. BM25) scores
     double *layer_seconds; // (n_layers,) wall time of each layer in the full forward
     double embed_seconds;
     double score_seconds; // provisional scoring over all layers
