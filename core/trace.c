@@ -16,23 +16,21 @@ static void trace_group_name(const char *qid, char *out, size_t cap) {
     size_t o = 0;
     if (strcmp(qid, ".") == 0) qid = "%2E";
     for (const char *p = qid; *p && o + 4 < cap; p++) {
-        if (*p == '/' || *p == '%')
-            o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*p);
-        else
-            out[o++] = *p;
+        if (*p == '/' || *p == '%') o += (size_t)snprintf(out + o, cap - o, "%%%02X", (unsigned char)*p);
+        else out[o++] = *p;
     }
     out[o] = '\0';
 }
 
-static const char *const trace_string_attrs[] = {
-    "model", "config_hash", "architecture", "score_kind", "tokenizer", "dataset",
-    "split", "run",         "command",      "version",    "created"};
+static const char *const trace_string_attrs[] = {"model",   "config_hash", "architecture", "score_kind",
+                                                 "tokenizer", "dataset",   "split",        "run",
+                                                 "command", "version",     "created"};
 enum { TRACE_N_STRING_ATTRS = sizeof trace_string_attrs / sizeof trace_string_attrs[0] };
 
 static char **trace_meta_string(trace_meta *m, size_t i) {
-    char **fields[TRACE_N_STRING_ATTRS] = {
-        &m->model, &m->config_hash, &m->architecture, &m->score_kind, &m->tokenizer, &m->dataset,
-        &m->split, &m->run,         &m->command,      &m->version,    &m->created};
+    char **fields[TRACE_N_STRING_ATTRS] = {&m->model,   &m->config_hash, &m->architecture, &m->score_kind,
+                                           &m->tokenizer, &m->dataset,   &m->split,        &m->run,
+                                           &m->command, &m->version,     &m->created};
     return fields[i];
 }
 
@@ -58,8 +56,7 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS; i++) {
         const char *v = *trace_meta_string((trace_meta *)src, i);
         *trace_meta_string(dst, i) = strdup(v ? v : "");
-        if (!*trace_meta_string(dst, i))
-            return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+        if (!*trace_meta_string(dst, i)) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     }
     return STATUS_OK;
 }
@@ -67,12 +64,10 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
 static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
     status st;
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS; i++)
-        if ((st = h5util_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i),
-                                           path)))
+        if ((st = h5util_attr_write_string(file, trace_string_attrs[i], *trace_meta_string(m, i), path)))
             return st;
     for (size_t i = 0; i < TRACE_N_INT_ATTRS; i++)
-        if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64,
-                                        trace_meta_int(m, i), path)))
+        if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path)))
             return st;
     if (m->threads > 0 &&
         (st = h5util_attr_write_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path)))
@@ -86,20 +81,17 @@ static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
     char *schema = NULL;
     status st = h5util_attr_read_string(file, "schema", &schema, path);
     if (st == STATUS_OK && strcmp(schema, "grating-trace-1") != 0)
-        st = status_fail(STATUS_ERR_FORMAT,
-                         "%s: unknown trace schema '%s' (expected grating-trace-1)", path, schema);
+        st = status_fail(STATUS_ERR_FORMAT, "%s: unknown trace schema '%s' (expected grating-trace-1)", path, schema);
     free(schema);
     for (size_t i = 0; i < TRACE_N_STRING_ATTRS && st == STATUS_OK; i++)
         st = h5util_attr_read_string(file, trace_string_attrs[i], trace_meta_string(m, i), path);
     for (size_t i = 0; i < TRACE_N_INT_ATTRS && st == STATUS_OK; i++)
-        st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i),
-                                  path);
+        st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path);
     // Optional (traces before issue 10 do not have it).
     if (st == STATUS_OK && H5Aexists(file, "threads") > 0)
         st = h5util_attr_read_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
-        st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path,
-                         (long long)m->n_layers);
+        st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);
     return st;
 }
@@ -636,8 +628,7 @@ void trace_writer_close(trace_writer *w) {
 
 static void trace_query_free(trace_query *q) {
     if (q->doc_ids)
-        for (size_t i = 0; i < q->n; i++)
-            free(q->doc_ids[i]);
+        for (size_t i = 0; i < q->n; i++) free(q->doc_ids[i]);
     free(q->doc_ids);
     free(q->qid);
     free(q->scores);
@@ -647,8 +638,7 @@ static void trace_query_free(trace_query *q) {
 }
 
 void trace_free(trace *t) {
-    for (size_t i = 0; i < t->n_queries; i++)
-        trace_query_free(&t->queries[i]);
+    for (size_t i = 0; i < t->n_queries; i++) trace_query_free(&t->queries[i]);
     free(t->queries);
     trace_meta_free(&t->meta);
     memset(t, 0, sizeof *t);
@@ -657,21 +647,18 @@ void trace_free(trace *t) {
 status trace_read(trace *t, const char *path) {
     h5util_quiet();
     memset(t, 0, sizeof *t);
-    if (access(path, R_OK) != 0)
-        return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (access(path, R_OK) != 0) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return status_fail(STATUS_ERR_FORMAT, "%s: not an HDF5 file (or corrupted)", path);
     status st = trace_meta_read(f, &t->meta, path);
     char **qids = NULL;
     size_t nq = 0;
     if (st == STATUS_OK) st = h5util_read_strings(f, "query_ids", &qids, &nq, path);
-    if (st == STATUS_OK && nq == 0)
-        st = status_fail(STATUS_ERR_FORMAT, "%s: the trace has no queries", path);
+    if (st == STATUS_OK && nq == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: the trace has no queries", path);
     if (st == STATUS_OK && !(t->queries = calloc(nq, sizeof *t->queries)))
         st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
     hid_t queries = st == STATUS_OK ? H5Gopen2(f, "queries", H5P_DEFAULT) : -1;
-    if (st == STATUS_OK && queries < 0)
-        st = status_fail(STATUS_ERR_FORMAT, "%s: missing /queries", path);
+    if (st == STATUS_OK && queries < 0) st = status_fail(STATUS_ERR_FORMAT, "%s: missing /queries", path);
     size_t L = (size_t)t->meta.n_layers;
     for (size_t i = 0; i < nq && st == STATUS_OK; i++) {
         trace_query *q = &t->queries[i];
@@ -682,13 +669,11 @@ status trace_read(trace *t, const char *path) {
         trace_group_name(q->qid, name, sizeof name);
         hid_t g = H5Gopen2(queries, name, H5P_DEFAULT);
         if (g < 0) {
-            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group",
-                             path, q->qid);
+            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group", path, q->qid);
             break;
         }
         st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
-        if (st == STATUS_OK && q->n == 0)
-            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
+        if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
         if (st == STATUS_OK) {
             q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
             q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -697,28 +682,16 @@ status trace_read(trace *t, const char *path) {
             if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
                 st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
         }
-        if (st == STATUS_OK)
-            st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path,
-                                     q->qid);
-        if (st == STATUS_OK)
-            st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
-        if (st == STATUS_OK)
-            st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path,
-                                     q->qid);
-        if (st == STATUS_OK)
-            st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds,
-                                     path, q->qid);
-        if (st == STATUS_OK)
-            st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds,
-                                      path);
-        if (st == STATUS_OK)
-            st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds,
-                                      path);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, q->qid);
+        if (st == STATUS_OK) st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, q->qid);
+        if (st == STATUS_OK) st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
+        if (st == STATUS_OK) st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
         H5Gclose(g);
     }
     if (queries >= 0) H5Gclose(queries);
-    for (size_t i = 0; i < nq; i++)
-        free(qids ? qids[i] : NULL);
+    for (size_t i = 0; i < nq; i++) free(qids ? qids[i] : NULL);
     free(qids);
     H5Fclose(f);
     if (st != STATUS_OK) trace_free(t);
@@ -748,20 +721,17 @@ status trace_merge(const char *const *inputs, size_t n_inputs, const char *out) 
     for (size_t i = 0; i < n_inputs && st == STATUS_OK; i++)
         for (size_t j = 0; j < parts[i].n_queries && st == STATUS_OK; j++) {
             if (trace_writer_has_query(&w, parts[i].queries[j].qid))
-                st = status_fail(STATUS_ERR_ARG,
-                                 "merge: query %s appears in more than one input (%s)",
+                st = status_fail(STATUS_ERR_ARG, "merge: query %s appears in more than one input (%s)",
                                  parts[i].queries[j].qid, inputs[i]);
             else
                 st = trace_writer_add_query(&w, &parts[i].queries[j]);
         }
-    if (st == STATUS_OK)
-        st = trace_writer_finish(&w);
+    if (st == STATUS_OK) st = trace_writer_finish(&w);
     else if (w.path) {
         unlink(w.partial_path);
         trace_writer_close(&w);
     }
-    for (size_t i = 0; i < n_inputs; i++)
-        trace_free(&parts[i]);
+    for (size_t i = 0; i < n_inputs; i++) trace_free(&parts[i]);
     free(parts);
     return st;
 }

@@ -187,7 +187,8 @@ static void test_trace_failed_query_is_clean(void **state) {
     // A run whose query is not in the dataset: clean error naming the run.
     char badrun[4300];
     snprintf(badrun, sizeof badrun, "%.4000s/noq.trec", fx.tmp);
-    testutil_write_file(badrun, "nosuchquery Q0 34386619 1 1.0 x\n", 33);
+    const char *line = "nosuchquery Q0 34386619 1 1.0 x\n";
+    testutil_write_file(badrun, line, strlen(line));
     const char *args2[] = {"trace", "--model", fx.model, "--dataset", fx.data,
                            "--run", badrun,    "--out",  out,         NULL};
     assert_int_equal(testutil_run_grating(args2, NULL, &err), 1);
