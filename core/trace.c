@@ -268,7 +268,7 @@ static status trace_scan_file(hid_t f, trace_scan *s, const char *path) {
         trace_scan_free(s);
         return st;
     }
-    qsort(s->items, s->n, sizeof *s->items, trace_stored_cmp);
+    if (s->n > 1) qsort(s->items, s->n, sizeof *s->items, trace_stored_cmp);
     return STATUS_OK;
 }
 

@@ -307,15 +307,15 @@ static void test_trace_resume_damaged_partials(void **state) {
 
     // Killed before the first query (issue 10 repro: 96 bytes of superblock).
     testutil_write_file(partial, bytes, 96);
-    trace_resume_ok(out, "starting over");
+    trace_resume_ok(out, "cannot be read (HDF5 cannot open it");
     remove(out);
     // Garbage.
     testutil_write_file(partial, "garbage, not HDF5\n", 18);
-    trace_resume_ok(out, "starting over");
+    trace_resume_ok(out, "cannot be read (HDF5 cannot open it");
     remove(out);
     // Empty file.
     testutil_write_file(partial, "", 0);
-    trace_resume_ok(out, "starting over");
+    trace_resume_ok(out, "cannot be read (HDF5 cannot open it");
     remove(out);
     // Truncated in the middle (as a full disk leaves it): whatever is
     // complete is kept, the rest traced again.
@@ -451,6 +451,11 @@ static long trace_peak_rss_kb(const char *out, const char *limit) {
 static void test_trace_memory_flat(void **state) {
     (void)state;
     TRACE_SKIP_IF_NO_DATA();
+#if defined(__SANITIZE_ADDRESS__)
+    // ASan's quarantine keeps freed memory on purpose: RSS says nothing here.
+    fprintf(stderr, "SKIP: peak RSS is not meaningful under AddressSanitizer\n");
+    skip();
+#endif
     char a[4300], b[4300];
     snprintf(a, sizeof a, "%.4000s/rss3.h5", fx.tmp);
     snprintf(b, sizeof b, "%.4000s/rss15.h5", fx.tmp);
