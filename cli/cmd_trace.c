@@ -13,6 +13,7 @@
 #include "trace.h"
 #include "trec.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
@@ -22,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static void trace_usage(FILE *out) {
     fprintf(out,
@@ -168,6 +170,26 @@ static status trace_absolute_path(const char *path, const char *what, char **out
     return STATUS_OK;
 }
 
+// The split must exist as DIR/qrels/SPLIT.tsv; the error lists the splits
+// that do.
+static status trace_check_split(const char *dataset, const char *split) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/qrels/%s.tsv", dataset, split);
+    if (access(path, R_OK) == 0) return STATUS_OK;
+    char have[1024] = "";
+    snprintf(path, sizeof path, "%s/qrels", dataset);
+    DIR *d = opendir(path);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n > 4 && strcmp(e->d_name + n - 4, ".tsv") == 0 && strlen(have) + n < sizeof have - 8)
+            snprintf(have + strlen(have), sizeof have - strlen(have), "%s%.*s", have[0] ? ", " : "",
+                     (int)(n - 4), e->d_name);
+    }
+    if (d) closedir(d);
+    return status_fail(STATUS_ERR_ARG, "--split %s: no %s/%s.tsv (splits in this dataset: %s)",
+                       split, path, split, have[0] ? have : "none");
+}
+
 // Counts the queries to be traced (shard, limit) and those among them with
 // judgments in the loaded split.
 static void trace_count_judged(const trec_run *run, const beir_dataset *ds, size_t shard_i,
@@ -303,6 +325,7 @@ int cmd_trace(int argc, char **argv) {
     if ((st = reranker_open(&m, model_dir, instruction))) goto done;
     model_open = 1;
     if ((st = reranker_check_max_len(&m, &max_len, max_len_given))) goto done;
+    if ((st = trace_check_split(dataset, split))) goto done;
     if ((st = beir_open(&ds, dataset, split, 0))) goto done;
     ds_open = 1;
     if ((st = trec_run_read(&run, run_path))) goto done;
