@@ -454,10 +454,10 @@ static status trace_writer_recover(trace_writer *w, int *fresh) {
         if (rename(tmp, w->partial_path) != 0)
             st = status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, w->partial_path,
                              strerror(errno));
+        else if (dropped == 0)
+            trace_writer_set_note(w, "%s: resumed %zu complete quer%s", w->partial_path, kept,
+                                  kept == 1 ? "y" : "ies");
         else
-            trace_writer_set_note(w, "%s: resumed %zu complete quer%s%s", w->partial_path, kept,
-                                  kept == 1 ? "y" : "ies", dropped ? "" : "");
-        if (st == STATUS_OK && dropped)
             trace_writer_set_note(w,
                                   "%s: resumed %zu complete quer%s; %zu incomplete or damaged "
                                   "quer%s will be traced again",
