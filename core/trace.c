@@ -4,7 +4,11 @@
 #include "trec.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +84,9 @@ static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
     for (size_t i = 0; i < TRACE_N_INT_ATTRS; i++)
         if ((st = h5util_attr_write_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path)))
             return st;
+    if (m->threads > 0 &&
+        (st = h5util_attr_write_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path)))
+        return st;
     const char *schema = "grating-trace-1";
     return h5util_attr_write_string(file, "schema", schema, path);
 }
@@ -95,11 +102,16 @@ static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
         st = h5util_attr_read_string(file, trace_string_attrs[i], trace_meta_string(m, i), path);
     for (size_t i = 0; i < TRACE_N_INT_ATTRS && st == STATUS_OK; i++)
         st = h5util_attr_read_num(file, trace_int_attrs[i], H5T_NATIVE_INT64, trace_meta_int(m, i), path);
+    // Optional (traces before issue 10 do not have it).
+    if (st == STATUS_OK && H5Aexists(file, "threads") > 0)
+        st = h5util_attr_read_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
         st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);
     return st;
 }
+
+static void trace_query_free(trace_query *q);
 
 static status trace_writer_note_done(trace_writer *w, const char *qid) {
     if (w->n_done == w->cap_done) {
@@ -109,50 +121,389 @@ static status trace_writer_note_done(trace_writer *w, const char *qid) {
         w->done = done;
         w->cap_done = cap;
     }
-    if (!(w->done[w->n_done] = strdup(qid))) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+    if (!(w->done[w->n_done] = strdup(qid)))
+        return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     w->n_done++;
     return STATUS_OK;
 }
 
+static status trace_flush(hid_t file, const char *path) {
+    if (H5Fflush(file, H5F_SCOPE_GLOBAL) < 0)
+        return status_fail(STATUS_ERR_IO,
+                           "%s: cannot write to disk (disk full, file size limit or I/O error)",
+                           path);
+    return STATUS_OK;
+}
+
+// Writes one query's group. The commit protocol: datasets and attributes,
+// flush, then the `complete` attribute, flush. A query is stored when (and
+// only when) its group has complete = 1, whatever point a kill or a full
+// disk interrupted.
+static status trace_query_write(hid_t file, size_t L, const trace_query *q, int64_t order,
+                                const char *path) {
+    char name[1024];
+    trace_group_name(q->qid, name, sizeof name);
+    hid_t queries = H5Gopen2(file, "queries", H5P_DEFAULT);
+    hid_t g = queries < 0 ? -1 : H5Gcreate2(queries, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) {
+        if (queries >= 0) H5Gclose(queries);
+        return status_fail(STATUS_ERR_IO, "%s: cannot create the group of query %s", path, q->qid);
+    }
+    hsize_t dn[1] = {q->n}, ds[2] = {L + 1, q->n}, dl[1] = {L};
+    hid_t str = h5util_string_type();
+    int64_t complete = 1;
+    status st;
+    if ((st = h5util_attr_write_string(g, "qid", q->qid, path)) ||
+        (st = h5util_write_dataset(g, "candidates", str, 1, dn, q->doc_ids, path)) ||
+        (st = h5util_write_dataset(g, "scores", H5T_NATIVE_FLOAT, 2, ds, q->scores, path)) ||
+        (st = h5util_write_dataset(g, "tokens", H5T_NATIVE_INT32, 1, dn, q->tokens, path)) ||
+        (st = h5util_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage,
+                                   path)) ||
+        (st = h5util_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds,
+                                   path)) ||
+        (st = h5util_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds,
+                                    path)) ||
+        (st = h5util_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds,
+                                    path)) ||
+        (st = h5util_attr_write_num(g, "order", H5T_NATIVE_INT64, &order, path)) ||
+        (st = trace_flush(file, path)) ||
+        (st = h5util_attr_write_num(g, "complete", H5T_NATIVE_INT64, &complete, path))) {
+    }
+    H5Tclose(str);
+    H5Gclose(g);
+    H5Gclose(queries);
+    if (st == STATUS_OK) st = trace_flush(file, path);
+    if (st != STATUS_OK) status_wrap(st, "query %s", q->qid);
+    return st;
+}
+
+// Reads one stored query group (writer side: recovery of a partial file).
+static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const char *path) {
+    memset(q, 0, sizeof *q);
+    status st = h5util_attr_read_string(g, "qid", &q->qid, path);
+    const char *what = q->qid ? q->qid : "query";
+    if (st == STATUS_OK) st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
+    if (st == STATUS_OK && q->n == 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: %s has no candidates", path, what);
+    if (st == STATUS_OK) {
+        q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
+        q->tokens = malloc(q->n * sizeof *q->tokens);
+        q->first_stage = malloc(q->n * sizeof *q->first_stage);
+        q->layer_seconds = malloc(L * sizeof *q->layer_seconds);
+        if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
+            st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path,
+                                 what);
+    if (st == STATUS_OK)
+        st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
+    if (st == STATUS_OK)
+        st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
+    if (st != STATUS_OK) trace_query_free(q);
+    return st;
+}
+
 typedef struct {
-    trace_writer *w;
-    char **incomplete; // group names to delete
-    size_t n_incomplete;
-    int64_t *order;    // "order" attribute of each complete query, aligned with w->done
+    char *name;    // group name
+    int64_t order; // "order" attribute
+} trace_stored;
+
+typedef struct {
+    trace_stored *items; // complete groups
+    size_t n, n_incomplete;
     status st;
 } trace_scan;
 
+// Lists the groups of /queries with complete = 1 (and their order).
 static herr_t trace_scan_group(hid_t group, const char *name, const H5L_info_t *info, void *data) {
     (void)info;
     trace_scan *s = data;
     hid_t g = H5Gopen2(group, name, H5P_DEFAULT);
     int64_t complete = 0, order = -1;
-    char *qid = NULL;
     if (g >= 0 && H5Aexists(g, "complete") > 0) {
         hid_t a = H5Aopen(g, "complete", H5P_DEFAULT);
-        H5Aread(a, H5T_NATIVE_INT64, &complete);
-        H5Aclose(a);
+        if (a < 0 || H5Aread(a, H5T_NATIVE_INT64, &complete) < 0) complete = 0;
+        if (a >= 0) H5Aclose(a);
     }
-    if (complete == 1 && h5util_attr_read_string(g, "qid", &qid, s->w->partial_path) == STATUS_OK &&
-        h5util_attr_read_num(g, "order", H5T_NATIVE_INT64, &order, s->w->partial_path) == STATUS_OK) {
-        s->st = trace_writer_note_done(s->w, qid);
-        int64_t *ord = realloc(s->order, s->w->n_done * sizeof *ord);
-        if (ord) {
-            s->order = ord;
-            s->order[s->w->n_done - 1] = order;
-        } else {
-            s->st = status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
-        }
+    if (complete == 1 && H5Aexists(g, "order") > 0) {
+        hid_t a = H5Aopen(g, "order", H5P_DEFAULT);
+        if (a < 0 || H5Aread(a, H5T_NATIVE_INT64, &order) < 0) complete = 0;
+        if (a >= 0) H5Aclose(a);
     } else {
-        char **inc = realloc(s->incomplete, (s->n_incomplete + 1) * sizeof *inc);
-        if (inc) {
-            s->incomplete = inc;
-            s->incomplete[s->n_incomplete++] = strdup(name);
+        complete = 0;
+    }
+    if (g >= 0) H5Gclose(g);
+    if (complete != 1) {
+        s->n_incomplete++;
+        return 0;
+    }
+    trace_stored *items = realloc(s->items, (s->n + 1) * sizeof *items);
+    if (!items || !(items[s->n].name = strdup(name))) {
+        if (items) s->items = items;
+        s->st = status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+        return -1;
+    }
+    s->items = items;
+    s->items[s->n++].order = order;
+    return 0;
+}
+
+static int trace_stored_cmp(const void *a, const void *b) {
+    int64_t x = ((const trace_stored *)a)->order, y = ((const trace_stored *)b)->order;
+    return (x > y) - (x < y);
+}
+
+static void trace_scan_free(trace_scan *s) {
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i].name);
+    free(s->items);
+    memset(s, 0, sizeof *s);
+}
+
+// The complete queries of an open trace file, in the order they were written.
+static status trace_scan_file(hid_t f, trace_scan *s, const char *path) {
+    memset(s, 0, sizeof *s);
+    hid_t q = H5Gopen2(f, "queries", H5P_DEFAULT);
+    if (q < 0) return status_fail(STATUS_ERR_FORMAT, "%s: missing /queries", path);
+    herr_t e = H5Literate(q, H5_INDEX_NAME, H5_ITER_INC, NULL, trace_scan_group, s);
+    H5Gclose(q);
+    status st = s->st;
+    if (st == STATUS_OK && e < 0)
+        st = status_fail(STATUS_ERR_FORMAT, "%s: cannot list /queries", path);
+    if (st != STATUS_OK) {
+        trace_scan_free(s);
+        return st;
+    }
+    if (s->n > 1) qsort(s->items, s->n, sizeof *s->items, trace_stored_cmp);
+    return STATUS_OK;
+}
+
+// Creates PATH with the root attributes and an empty /queries, flushed (so
+// that a kill before the first query leaves a file HDF5 can open).
+static status trace_file_create(hid_t *file, const char *path, trace_meta *meta) {
+    *file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (*file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    hid_t q = H5Gcreate2(*file, "queries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    status st = q < 0 ? status_fail(STATUS_ERR_IO, "%s: cannot create /queries", path) : STATUS_OK;
+    if (q >= 0) H5Gclose(q);
+    if (st == STATUS_OK) st = trace_meta_write(*file, meta, path);
+    if (st == STATUS_OK) st = trace_flush(*file, path);
+    return st;
+}
+
+// HDF5 refuses a file shorter than the end address in its superblock ("truncated
+// file"), which is what a full disk leaves. Extending it with a sparse hole of
+// zeros makes the stored part readable again (what is missing then fails its
+// checksum). Superblock version 0 or 1 with 8-byte addresses (what the
+// writer makes): the end-of-file address is at byte 40 (v0) or 44 (v1).
+static void trace_partial_extend(const char *path) {
+    FILE *f = fopen(path, "r+b");
+    if (!f) return;
+    unsigned char sb[56];
+    size_t got = fread(sb, 1, sizeof sb, f);
+    if (got == sizeof sb && memcmp(sb, "\211HDF\r\n\032\n", 8) == 0 && sb[8] <= 1 && sb[13] == 8) {
+        size_t at = sb[8] == 0 ? 40 : 44;
+        uint64_t eoa = 0;
+        for (int i = 7; i >= 0; i--)
+            eoa = eoa << 8 | sb[at + (size_t)i];
+        if (fseek(f, 0, SEEK_END) == 0) {
+            long size = ftell(f);
+            if (size >= 0 && eoa > (uint64_t)size && eoa - (uint64_t)size < ((uint64_t)1 << 32))
+                if (ftruncate(fileno(f), (off_t)eoa) != 0) { /* then the open fails as before */
+                }
         }
     }
-    free(qid);
-    if (g >= 0) H5Gclose(g);
-    return s->st == STATUS_OK ? 0 : -1;
+    fclose(f);
+}
+
+enum {
+    TRACE_RECOVER_OK = 0,
+    TRACE_RECOVER_UNREADABLE = 10,
+    TRACE_RECOVER_MISMATCH = 11,
+    TRACE_RECOVER_EMPTY = 12,
+    TRACE_RECOVER_WRITE = 13
+};
+
+// Child process of trace_writer_recover: copies the complete queries of
+// `old_path` into a fresh `new_path`. Writes "kept dropped\n" or a message to
+// `fd` and returns the exit code.
+static int trace_recover_child(const char *old_path, const char *new_path, trace_meta *meta,
+                               int fd) {
+    alarm(600); // a hang inside libhdf5 on a damaged file becomes a failure
+    trace_partial_extend(old_path);
+    hid_t f = H5Fopen(old_path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) {
+        dprintf(fd, "HDF5 cannot open it");
+        return TRACE_RECOVER_UNREADABLE;
+    }
+    trace_meta old;
+    if (trace_meta_read(f, &old, old_path) != STATUS_OK) {
+        dprintf(fd, "%s", status_message());
+        return TRACE_RECOVER_UNREADABLE;
+    }
+    const char *why = NULL;
+    if (strcmp(old.config_hash, meta->config_hash) != 0)
+        why = "model config";
+    else if (old.n_layers != meta->n_layers)
+        why = "n_layers";
+    else if (old.max_len != meta->max_len)
+        why = "max_len";
+    else if (old.top_n != meta->top_n)
+        why = "top_n";
+    else if (strcmp(old.run, meta->run ? meta->run : "") != 0)
+        why = "run file";
+    else if (strcmp(old.split, meta->split ? meta->split : "") != 0)
+        why = "split";
+    if (why) {
+        dprintf(fd, "the %s differs from this run", why);
+        return TRACE_RECOVER_MISMATCH;
+    }
+    trace_meta_free(&old);
+    trace_scan scan;
+    if (trace_scan_file(f, &scan, old_path) != STATUS_OK) {
+        dprintf(fd, "%s", status_message());
+        return TRACE_RECOVER_UNREADABLE;
+    }
+    hid_t out;
+    if (trace_file_create(&out, new_path, meta) != STATUS_OK) {
+        dprintf(fd, "%s", status_message());
+        return TRACE_RECOVER_WRITE;
+    }
+    hid_t queries = H5Gopen2(f, "queries", H5P_DEFAULT);
+    size_t kept = 0, L = (size_t)meta->n_layers;
+    for (size_t i = 0; i < scan.n; i++) {
+        hid_t g = queries < 0 ? -1 : H5Gopen2(queries, scan.items[i].name, H5P_DEFAULT);
+        trace_query q;
+        if (g < 0 || trace_query_read_group(g, L, &q, old_path) != STATUS_OK) {
+            if (g >= 0) H5Gclose(g);
+            continue; // stored but damaged: traced again
+        }
+        H5Gclose(g);
+        status st = trace_query_write(out, L, &q, (int64_t)kept, new_path);
+        trace_query_free(&q);
+        if (st != STATUS_OK) {
+            dprintf(fd, "%s", status_message());
+            return TRACE_RECOVER_WRITE;
+        }
+        kept++;
+    }
+    if (queries >= 0) H5Gclose(queries);
+    H5Fclose(f);
+    if (h5util_file_close(&out, new_path) != STATUS_OK) {
+        dprintf(fd, "%s", status_message());
+        return TRACE_RECOVER_WRITE;
+    }
+    dprintf(fd, "%zu %zu\n", kept, scan.n_incomplete + (scan.n - kept));
+    trace_scan_free(&scan);
+    return kept ? TRACE_RECOVER_OK : TRACE_RECOVER_EMPTY;
+}
+
+static void trace_writer_set_note(trace_writer *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void trace_writer_set_note(trace_writer *w, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    free(w->note);
+    w->note = NULL;
+    if (vasprintf(&w->note, fmt, ap) < 0) w->note = NULL;
+    va_end(ap);
+}
+
+// --resume: copies the complete queries of PATH.partial into a fresh file
+// (PATH.partial.recover, renamed over PATH.partial). Reading the old file
+// happens in a child process, so a damaged file that crashes or hangs
+// libhdf5 only means "cannot be read". Sets *fresh when nothing could be
+// kept (the caller starts over).
+static status trace_writer_recover(trace_writer *w, int *fresh) {
+    *fresh = 0;
+    size_t n = strlen(w->partial_path);
+    char *tmp = malloc(n + 9);
+    if (!tmp) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
+    snprintf(tmp, n + 9, "%s.recover", w->partial_path);
+    int pipefd[2];
+    if (pipe(pipefd) != 0) {
+        free(tmp);
+        return status_fail(STATUS_ERR_IO, "%s: pipe: %s", w->partial_path, strerror(errno));
+    }
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(pipefd[0]);
+        close(pipefd[1]);
+        free(tmp);
+        return status_fail(STATUS_ERR_IO, "%s: fork: %s", w->partial_path, strerror(errno));
+    }
+    if (pid == 0) {
+        close(pipefd[0]);
+        int code = trace_recover_child(w->partial_path, tmp, &w->meta, pipefd[1]);
+        _exit(code); // no exit handlers: the parent owns the library state
+    }
+    close(pipefd[1]);
+    char msg[2048];
+    size_t len = 0;
+    ssize_t got;
+    while (len + 1 < sizeof msg && (got = read(pipefd[0], msg + len, sizeof msg - 1 - len)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) break;
+        len += (size_t)got;
+    }
+    msg[len] = '\0';
+    close(pipefd[0]);
+    int wst = 0;
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    int code = WIFEXITED(wst) ? WEXITSTATUS(wst) : -1;
+    status st = STATUS_OK;
+    size_t kept = 0, dropped = 0;
+    if (code == TRACE_RECOVER_OK && sscanf(msg, "%zu %zu", &kept, &dropped) == 2) {
+        if (rename(tmp, w->partial_path) != 0)
+            st = status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, w->partial_path,
+                             strerror(errno));
+        else if (dropped == 0)
+            trace_writer_set_note(w, "%s: resumed %zu complete quer%s", w->partial_path, kept,
+                                  kept == 1 ? "y" : "ies");
+        else
+            trace_writer_set_note(w,
+                                  "%s: resumed %zu complete quer%s; %zu incomplete or damaged "
+                                  "quer%s will be traced again",
+                                  w->partial_path, kept, kept == 1 ? "y" : "ies", dropped,
+                                  dropped == 1 ? "y" : "ies");
+    } else if (code == TRACE_RECOVER_MISMATCH) {
+        st = status_fail(STATUS_ERR_ARG, "%s: cannot resume: %s", w->partial_path, msg);
+    } else if (code == TRACE_RECOVER_WRITE) {
+        st = status_fail(STATUS_ERR_IO, "%s: cannot resume: %s", w->partial_path, msg);
+    } else {
+        *fresh = 1;
+        if (code == TRACE_RECOVER_EMPTY)
+            trace_writer_set_note(w, "%s: no query was completely stored; starting over",
+                                  w->partial_path);
+        else if (code == TRACE_RECOVER_UNREADABLE)
+            trace_writer_set_note(w,
+                                  "%s: cannot be read (%s; damaged by the interruption); "
+                                  "starting over",
+                                  w->partial_path, msg);
+        else
+            trace_writer_set_note(w,
+                                  "%s: reading it %s %d (damaged by the interruption); "
+                                  "starting over",
+                                  w->partial_path,
+                                  WIFSIGNALED(wst) ? "crashed libhdf5 with signal"
+                                                   : "failed with code",
+                                  WIFSIGNALED(wst) ? WTERMSIG(wst) : code);
+    }
+    if (st != STATUS_OK || *fresh) unlink(tmp);
+    free(tmp);
+    return st;
 }
 
 status trace_writer_open(trace_writer *w, const char *path, const trace_meta *meta, int resume) {
@@ -168,85 +519,47 @@ status trace_writer_open(trace_writer *w, const char *path, const trace_meta *me
     }
     snprintf(w->partial_path, n + 9, "%s.partial", path);
     status st = trace_meta_copy(&w->meta, meta);
-    if (st != STATUS_OK) {
-        trace_writer_close(w);
-        return st;
-    }
-    if (resume && access(w->partial_path, F_OK) == 0) {
-        hid_t f = H5Fopen(w->partial_path, H5F_ACC_RDWR, H5P_DEFAULT);
-        if (f < 0) {
-            st = status_fail(STATUS_ERR_FORMAT,
-                             "%s: cannot reopen the partial trace to resume (corrupted by the "
-                             "interruption?); delete it to start over",
-                             w->partial_path);
-            trace_writer_close(w);
-            return st;
-        }
+    int fresh = 1;
+    if (st == STATUS_OK && resume && access(w->partial_path, F_OK) == 0)
+        st = trace_writer_recover(w, &fresh);
+    else if (st == STATUS_OK && resume)
+        trace_writer_set_note(w, "%s: no partial trace to resume; starting a new one",
+                              w->partial_path);
+    if (st == STATUS_OK && fresh) {
+        hid_t f;
+        st = trace_file_create(&f, w->partial_path, &w->meta);
         w->file = f;
-        trace_meta old;
-        if ((st = trace_meta_read(f, &old, w->partial_path)) != STATUS_OK) {
-            trace_writer_close(w);
-            return st;
+    } else if (st == STATUS_OK) {
+        // The recovered file was written and closed by us: open it and list it.
+        hid_t f = H5Fopen(w->partial_path, H5F_ACC_RDWR, H5P_DEFAULT);
+        w->file = f;
+        trace_scan scan = {0};
+        if (f < 0)
+            st = status_fail(STATUS_ERR_IO, "%s: cannot reopen the recovered trace",
+                             w->partial_path);
+        else
+            st = trace_scan_file(f, &scan, w->partial_path);
+        hid_t queries = f < 0 ? -1 : H5Gopen2(f, "queries", H5P_DEFAULT);
+        for (size_t i = 0; i < scan.n && st == STATUS_OK; i++) {
+            hid_t g = H5Gopen2(queries, scan.items[i].name, H5P_DEFAULT);
+            char *qid = NULL;
+            st = g < 0 ? status_fail(STATUS_ERR_FORMAT, "%s: cannot open a recovered query",
+                                     w->partial_path)
+                       : h5util_attr_read_string(g, "qid", &qid, w->partial_path);
+            if (g >= 0) H5Gclose(g);
+            if (st == STATUS_OK) st = trace_writer_note_done(w, qid);
+            free(qid);
         }
-        const char *why = NULL;
-        if (strcmp(old.config_hash, meta->config_hash) != 0) why = "model config";
-        else if (old.n_layers != meta->n_layers) why = "n_layers";
-        else if (old.max_len != meta->max_len) why = "max_len";
-        else if (old.top_n != meta->top_n) why = "top_n";
-        else if (strcmp(old.run, meta->run ? meta->run : "") != 0) why = "run file";
-        else if (strcmp(old.split, meta->split ? meta->split : "") != 0) why = "split";
-        trace_meta_free(&old);
-        if (why) {
-            st = status_fail(STATUS_ERR_ARG, "%s: cannot resume: the %s differs from this run",
-                             w->partial_path, why);
-            trace_writer_close(w);
-            return st;
-        }
-        hid_t q = H5Gopen2(f, "queries", H5P_DEFAULT);
-        trace_scan scan = {.w = w, .st = STATUS_OK};
-        if (q < 0 || H5Literate(q, H5_INDEX_NAME, H5_ITER_INC, NULL, trace_scan_group, &scan) < 0) {
-            st = scan.st != STATUS_OK ? scan.st
-                                      : status_fail(STATUS_ERR_FORMAT, "%s: cannot list /queries", w->partial_path);
-        }
-        for (size_t i = 0; i < scan.n_incomplete; i++) {
-            if (q >= 0) H5Ldelete(q, scan.incomplete[i], H5P_DEFAULT);
-            free(scan.incomplete[i]);
-        }
-        free(scan.incomplete);
-        // Keep the done list in the order the queries were first written.
-        for (size_t i = 1; i < w->n_done; i++)
-            for (size_t j = i; j > 0 && scan.order[j - 1] > scan.order[j]; j--) {
-                int64_t to = scan.order[j];
-                scan.order[j] = scan.order[j - 1];
-                scan.order[j - 1] = to;
-                char *tq = w->done[j];
-                w->done[j] = w->done[j - 1];
-                w->done[j - 1] = tq;
-            }
-        free(scan.order);
-        if (q >= 0) H5Gclose(q);
-        if (st != STATUS_OK) {
-            trace_writer_close(w);
-            return st;
-        }
-        return STATUS_OK;
+        if (queries >= 0) H5Gclose(queries);
+        trace_scan_free(&scan);
     }
-    hid_t f = H5Fcreate(w->partial_path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    if (f < 0) {
-        st = status_fail(STATUS_ERR_IO, "%s: cannot create", w->partial_path);
+    if (st != STATUS_OK) {
+        char *note = w->note;
+        w->note = NULL;
         trace_writer_close(w);
-        return st;
+        free(note);
     }
-    w->file = f;
-    hid_t q = H5Gcreate2(f, "queries", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (q < 0 || (st = trace_meta_write(f, &w->meta, w->partial_path)) != STATUS_OK) {
-        if (q >= 0) H5Gclose(q);
-        if (q < 0) st = status_fail(STATUS_ERR_IO, "%s: cannot create /queries", w->partial_path);
-        trace_writer_close(w);
-        return st;
-    }
-    H5Gclose(q);
-    return STATUS_OK;
+    return st;
 }
 
 int trace_writer_has_query(const trace_writer *w, const char *qid) {
@@ -257,69 +570,72 @@ int trace_writer_has_query(const trace_writer *w, const char *qid) {
 
 status trace_writer_add_query(trace_writer *w, const trace_query *q) {
     const char *path = w->partial_path;
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
     if (trace_writer_has_query(w, q->qid))
         return status_fail(STATUS_ERR_ARG, "%s: query %s is already in the trace", path, q->qid);
-    if (q->n == 0) return status_fail(STATUS_ERR_ARG, "%s: query %s has no candidates", path, q->qid);
-    char name[1024];
-    trace_group_name(q->qid, name, sizeof name);
-    hid_t queries = H5Gopen2(w->file, "queries", H5P_DEFAULT);
-    hid_t g = queries < 0 ? -1 : H5Gcreate2(queries, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) {
-        if (queries >= 0) H5Gclose(queries);
-        return status_fail(STATUS_ERR_IO, "%s: cannot create group for query %s", path, q->qid);
-    }
-    size_t L = (size_t)w->meta.n_layers;
-    hsize_t dn[1] = {q->n}, ds[2] = {L + 1, q->n}, dl[1] = {L};
-    hid_t str = h5util_string_type();
-    int64_t order = (int64_t)w->n_done, complete = 1;
-    status st;
-    if ((st = h5util_attr_write_string(g, "qid", q->qid, path)) ||
-        (st = h5util_write_dataset(g, "candidates", str, 1, dn, q->doc_ids, path)) ||
-        (st = h5util_write_dataset(g, "scores", H5T_NATIVE_FLOAT, 2, ds, q->scores, path)) ||
-        (st = h5util_write_dataset(g, "tokens", H5T_NATIVE_INT32, 1, dn, q->tokens, path)) ||
-        (st = h5util_write_dataset(g, "first_stage", H5T_NATIVE_FLOAT, 1, dn, q->first_stage, path)) ||
-        (st = h5util_write_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, 1, dl, q->layer_seconds, path)) ||
-        (st = h5util_attr_write_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path)) ||
-        (st = h5util_attr_write_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path)) ||
-        (st = h5util_attr_write_num(g, "order", H5T_NATIVE_INT64, &order, path)) ||
-        // Written last: a query without it is incomplete and dropped on --resume.
-        (st = h5util_attr_write_num(g, "complete", H5T_NATIVE_INT64, &complete, path))) {
-    }
-    H5Tclose(str);
-    H5Gclose(g);
-    H5Gclose(queries);
+    if (q->n == 0)
+        return status_fail(STATUS_ERR_ARG, "%s: query %s has no candidates", path, q->qid);
+    status st = trace_query_write(w->file, (size_t)w->meta.n_layers, q, (int64_t)w->n_done, path);
     if (st != STATUS_OK) return st;
-    if (H5Fflush(w->file, H5F_SCOPE_GLOBAL) < 0) return status_fail(STATUS_ERR_IO, "%s: flush failed", path);
+    // Close and reopen after every query: libhdf5 keeps the metadata of every
+    // object created through a file id (chunk B-trees, object headers, about
+    // 160 KiB per query) until the file is closed, and those long-lived
+    // blocks, interleaved with the forward's large transient buffers, made
+    // the process grow by megabytes per query. After the close the file on
+    // disk is also complete and consistent up to this query.
+    hid_t f = w->file;
+    w->file = -1;
+    if ((st = h5util_file_close(&f, path)) != STATUS_OK) return st;
+    w->file = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: cannot reopen after query %s", path, q->qid);
     return trace_writer_note_done(w, q->qid);
 }
 
 status trace_writer_finish(trace_writer *w) {
     const char *path = w->partial_path;
+    if (w->file < 0)
+        return status_fail(STATUS_ERR_IO, "%s: the trace is not open for writing", path);
     hid_t str = h5util_string_type();
     hsize_t dn[1] = {w->n_done};
     status st = h5util_write_dataset(w->file, "query_ids", str, 1, dn, w->done, path);
     H5Tclose(str);
     int64_t nq = (int64_t)w->n_done;
-    if (st == STATUS_OK) st = h5util_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
-    if (st == STATUS_OK && H5Fclose((hid_t)w->file) < 0)
-        st = status_fail(STATUS_ERR_IO, "%s: close failed", path);
-    else if (st != STATUS_OK)
-        H5Fclose((hid_t)w->file);
+    if (st == STATUS_OK)
+        st = h5util_attr_write_num(w->file, "n_queries", H5T_NATIVE_INT64, &nq, path);
+    hid_t f = w->file;
     w->file = -1;
+    status cst = h5util_file_close(&f, path);
+    if (st == STATUS_OK) st = cst;
     if (st == STATUS_OK && rename(w->partial_path, w->path) != 0)
         st = status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", w->partial_path, w->path,
                          strerror(errno));
-    trace_writer_close(w);
+    if (st == STATUS_OK) {
+        trace_writer_close(w);
+    } else {
+        // Keep the paths for the caller's "partial results kept in" message.
+        for (size_t i = 0; i < w->n_done; i++)
+            free(w->done[i]);
+        free(w->done);
+        w->done = NULL;
+        w->n_done = w->cap_done = 0;
+    }
     return st;
 }
 
 void trace_writer_close(trace_writer *w) {
-    if (w->file >= 0) H5Fclose((hid_t)w->file);
+    if (w->file >= 0) {
+        hid_t f = w->file;
+        (void)h5util_file_close(&f, w->partial_path ? w->partial_path : "trace");
+    }
     w->file = -1;
-    for (size_t i = 0; i < w->n_done; i++) free(w->done[i]);
+    for (size_t i = 0; i < w->n_done; i++)
+        free(w->done[i]);
     free(w->done);
     free(w->path);
     free(w->partial_path);
+    free(w->note);
     trace_meta_free(&w->meta);
     memset(w, 0, sizeof *w);
     w->file = -1;

@@ -6,8 +6,12 @@
  *
  * Writing (crash-safe: the file is built as PATH.partial and renamed to PATH
  * only by trace_writer_finish, so a killed run never leaves a file that
- * looks complete; with resume = 1 an existing PATH.partial is continued and
- * its complete queries are kept):
+ * looks complete). Each query is committed (flushed, then marked complete,
+ * flushed again) before trace_writer_add_query returns. With resume = 1 the
+ * complete queries of an existing PATH.partial are copied into a fresh
+ * PATH.partial (read in a child process, so a damaged file cannot crash the
+ * caller); when it cannot be read at all or holds no complete query the
+ * trace starts over; w.note says which happened:
  *
  *     trace_writer w;
  *     trace_meta meta = {.model = dir, .n_layers = 8, ...};
@@ -45,22 +49,23 @@ typedef struct {
     char *score_kind; // "logit": BERT logit 0 / Qwen3 logit(yes) - logit(no)
     char *tokenizer;  // tokenizer file
     int64_t max_len;
-    char *dataset; // dataset folder
-    char *split;   // qrels split, e.g. "test"
-    char *run;     // first-stage run file
-    int64_t top_n; // candidates per query taken from the run
-    char *command; // the command line that made the trace
-    char *version; // grating version
-    char *created; // ISO 8601 UTC
+    char *dataset;   // dataset folder
+    char *split;     // qrels split, e.g. "test"
+    char *run;       // first-stage run file
+    int64_t top_n;   // candidates per query taken from the run
+    char *command;   // the command line that made the trace
+    char *version;   // grating version
+    char *created;   // ISO 8601 UTC
+    int64_t threads; // compute threads of the forwards (0 = not recorded; optional attribute)
 } trace_meta;
 
 typedef struct {
     char *qid;
-    size_t n;            // candidates
-    char **doc_ids;      // (n,)
-    float *scores;       // (n_layers + 1, n): row l = after layer l (0 = embeddings)
-    int32_t *tokens;     // (n,) sequence lengths in tokens
-    float *first_stage;  // (n,) first-stage (e.g. BM25) scores
+    size_t n;              // candidates
+    char **doc_ids;        // (n,)
+    float *scores;         // (n_layers + 1, n): row l = after layer l (0 = embeddings)
+    int32_t *tokens;       // (n,) sequence lengths in tokens
+    float *first_stage;    // (n,) first-stage (e.g. BM25) scores
     double *layer_seconds; // (n_layers,) wall time of each layer in the full forward
     double embed_seconds;
     double score_seconds; // provisional scoring over all layers
@@ -78,6 +83,7 @@ typedef struct {
     trace_meta meta;
     char **done; // qids already in the file
     size_t n_done, cap_done;
+    char *note; // after a --resume open: what was recovered or why it starts over (print it)
 } trace_writer;
 
 status trace_writer_open(trace_writer *w, const char *path, const trace_meta *meta, int resume);
@@ -85,7 +91,8 @@ int trace_writer_has_query(const trace_writer *w, const char *qid);
 status trace_writer_add_query(trace_writer *w, const trace_query *q);
 // Writes the query order and timing summary, closes, renames PATH.partial to PATH.
 status trace_writer_finish(trace_writer *w);
-// Closes without finishing (the partial file stays for --resume).
+// Closes without finishing (the partial file stays for --resume). On a
+// write failure (disk full) closes through h5util_file_close (see h5util.h).
 void trace_writer_close(trace_writer *w);
 
 status trace_read(trace *t, const char *path);

@@ -155,6 +155,7 @@ static void guard_put_meta(guard_buf *b, trace_meta *m) {
     guard_put_u64(b, ni);
     for (size_t i = 0; i < ni; i++)
         guard_put_u64(b, (uint64_t)*trace_meta_int_field(m, i, NULL));
+    guard_put_u64(b, (uint64_t)m->threads); // optional attribute, not in the int list
 }
 
 // Decodes guard_put_meta: the same number of fields as this build has.
@@ -172,6 +173,8 @@ static void guard_get_meta(guard_stream *r, trace_meta *m, int strings_required)
     if (guard_get_u64(r) != ni) r->bad = 1;
     for (size_t i = 0; i < ni && !r->bad; i++)
         *trace_meta_int_field(m, i, NULL) = (int64_t)guard_get_u64(r);
+    m->threads = (int64_t)guard_get_u64(r);
+    if (m->threads < 0 || m->threads > 4096) r->bad = 1;
 }
 
 static void guard_put_trace(guard_buf *b, trace *t) {

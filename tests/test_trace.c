@@ -13,11 +13,22 @@
 enum { TL = 3 }; // layers of the fake model
 
 static trace_meta trace_test_meta(const char *hash) {
-    trace_meta m = {.model = "models/x", .config_hash = (char *)hash, .architecture = "BertForSequenceClassification",
-                    .n_layers = TL, .hidden_size = 8, .intermediate_size = 16, .score_kind = "logit",
-                    .tokenizer = "models/x/tokenizer.json", .max_len = 192, .dataset = "data/scifact",
-                    .split = "test", .run = "bm25.trec", .top_n = 4, .command = "grating trace ...",
-                    .version = "test", .created = "2026-11-21T00:00:00Z"};
+    trace_meta m = {.model = "models/x",
+                    .config_hash = (char *)hash,
+                    .architecture = "BertForSequenceClassification",
+                    .n_layers = TL,
+                    .hidden_size = 8,
+                    .intermediate_size = 16,
+                    .score_kind = "logit",
+                    .tokenizer = "models/x/tokenizer.json",
+                    .max_len = 192,
+                    .dataset = "data/scifact",
+                    .split = "test",
+                    .run = "bm25.trec",
+                    .top_n = 4,
+                    .command = "grating trace ...",
+                    .version = "test",
+                    .created = "2026-11-21T00:00:00Z"};
     return m;
 }
 
@@ -36,15 +47,18 @@ static trace_query trace_test_query(const char *qid, size_t n, int seed) {
         q.tokens[i] = (int32_t)(10 + i + (size_t)seed);
         q.first_stage[i] = (float)(seed * 0.5 + (double)i);
     }
-    for (size_t i = 0; i < (TL + 1) * n; i++) q.scores[i] = (float)sin((double)(i + 1) * (seed + 1));
-    for (size_t l = 0; l < TL; l++) q.layer_seconds[l] = 0.001 * (double)(l + 1) * (seed + 1);
+    for (size_t i = 0; i < (TL + 1) * n; i++)
+        q.scores[i] = (float)sin((double)(i + 1) * (seed + 1));
+    for (size_t l = 0; l < TL; l++)
+        q.layer_seconds[l] = 0.001 * (double)(l + 1) * (seed + 1);
     q.embed_seconds = 0.0001 * seed;
     q.score_seconds = 0.0002 * seed;
     return q;
 }
 
 static void trace_test_query_free(trace_query *q) {
-    for (size_t i = 0; i < q->n; i++) free(q->doc_ids[i]);
+    for (size_t i = 0; i < q->n; i++)
+        free(q->doc_ids[i]);
     free(q->doc_ids);
     free(q->scores);
     free(q->tokens);
@@ -55,7 +69,8 @@ static void trace_test_query_free(trace_query *q) {
 static void trace_assert_query_equal(const trace_query *a, const trace_query *b) {
     assert_string_equal(a->qid, b->qid);
     assert_int_equal(a->n, b->n);
-    for (size_t i = 0; i < a->n; i++) assert_string_equal(a->doc_ids[i], b->doc_ids[i]);
+    for (size_t i = 0; i < a->n; i++)
+        assert_string_equal(a->doc_ids[i], b->doc_ids[i]);
     assert_memory_equal(a->scores, b->scores, (TL + 1) * a->n * sizeof(float));
     assert_memory_equal(a->tokens, b->tokens, a->n * sizeof(int32_t));
     assert_memory_equal(a->first_stage, b->first_stage, a->n * sizeof(float));
@@ -99,7 +114,8 @@ static void test_trace_round_trip_and_h5dump(void **state) {
     assert_string_equal(t.meta.architecture, "BertForSequenceClassification");
     assert_int_equal(t.meta.n_layers, TL);
     assert_int_equal(t.meta.top_n, 4);
-    for (int i = 0; i < 3; i++) trace_assert_query_equal(&t.queries[i], &qs[i]); // order kept
+    for (int i = 0; i < 3; i++)
+        trace_assert_query_equal(&t.queries[i], &qs[i]); // order kept
     trace_free(&t);
 
     // The schema as an independent tool sees it.
@@ -123,7 +139,8 @@ static void test_trace_round_trip_and_h5dump(void **state) {
     } else {
         fprintf(stderr, "SKIP (part): h5dump not installed\n");
     }
-    for (int i = 0; i < 3; i++) trace_test_query_free(&qs[i]);
+    for (int i = 0; i < 3; i++)
+        trace_test_query_free(&qs[i]);
     testutil_rmtree(tmp);
     free(tmp);
 }
@@ -136,7 +153,8 @@ static void test_trace_resume_after_interruption(void **state) {
     trace_meta meta = trace_test_meta("h1");
     trace_query qs[4];
     const char *qids[4] = {"q3", "q1", "q9", "q2"};
-    for (int i = 0; i < 4; i++) qs[i] = trace_test_query(qids[i], 3, i);
+    for (int i = 0; i < 4; i++)
+        qs[i] = trace_test_query(qids[i], 3, i);
 
     trace_writer w;
     assert_int_equal(trace_writer_open(&w, path, &meta, 0), STATUS_OK);
@@ -161,14 +179,37 @@ static void test_trace_resume_after_interruption(void **state) {
     assert_int_equal(trace_writer_finish(&w), STATUS_OK);
     assert_int_equal(trace_read(&t, path), STATUS_OK);
     assert_int_equal(t.n_queries, 4);
-    for (int i = 0; i < 4; i++) trace_assert_query_equal(&t.queries[i], &qs[i]); // run order
+    for (int i = 0; i < 4; i++)
+        trace_assert_query_equal(&t.queries[i], &qs[i]); // run order
+    trace_free(&t);
+
+    // Killed before its first query: the (flushed) file opens but holds no
+    // complete query; --resume starts over and says so. Garbage: the same.
+    assert_int_equal(trace_writer_open(&w, path, &meta, 0), STATUS_OK);
+    trace_writer_close(&w);
+    assert_int_equal(trace_writer_open(&w, path, &meta, 1), STATUS_OK);
+    assert_non_null(w.note);
+    assert_non_null(strstr(w.note, "no query was completely stored; starting over"));
+    assert_false(trace_writer_has_query(&w, "q3"));
+    trace_writer_close(&w);
+    char partial[4300];
+    snprintf(partial, sizeof partial, "%.4200s.partial", path);
+    testutil_write_file(partial, "\211HDF\r\n\032\ngarbage", 15);
+    assert_int_equal(trace_writer_open(&w, path, &meta, 1), STATUS_OK);
+    assert_non_null(strstr(w.note, "cannot be read"));
+    assert_int_equal(trace_writer_add_query(&w, &qs[0]), STATUS_OK);
+    assert_int_equal(trace_writer_finish(&w), STATUS_OK);
+    assert_int_equal(trace_read(&t, path), STATUS_OK);
+    assert_int_equal(t.n_queries, 1);
+    trace_assert_query_equal(&t.queries[0], &qs[0]);
     trace_free(&t);
 
     // Without --resume an existing partial file is started over.
     assert_int_equal(trace_writer_open(&w, path, &meta, 0), STATUS_OK);
     assert_false(trace_writer_has_query(&w, "q3"));
     trace_writer_close(&w);
-    for (int i = 0; i < 4; i++) trace_test_query_free(&qs[i]);
+    for (int i = 0; i < 4; i++)
+        trace_test_query_free(&qs[i]);
     testutil_rmtree(tmp);
     free(tmp);
 }
@@ -184,7 +225,8 @@ static void test_trace_merge_and_bad_files(void **state) {
     trace_meta meta = trace_test_meta("h");
     trace_query qs[3];
     const char *qids[3] = {"1", "2", "3"};
-    for (int i = 0; i < 3; i++) qs[i] = trace_test_query(qids[i], 2, i);
+    for (int i = 0; i < 3; i++)
+        qs[i] = trace_test_query(qids[i], 2, i);
     trace_writer w;
     assert_int_equal(trace_writer_open(&w, a, &meta, 0), STATUS_OK);
     assert_int_equal(trace_writer_add_query(&w, &qs[0]), STATUS_OK);
@@ -217,7 +259,8 @@ static void test_trace_merge_and_bad_files(void **state) {
     fclose(f);
     testutil_write_file(bad, buf, got / 2);
     assert_int_not_equal(trace_read(&t, bad), STATUS_OK);
-    for (int i = 0; i < 3; i++) trace_test_query_free(&qs[i]);
+    for (int i = 0; i < 3; i++)
+        trace_test_query_free(&qs[i]);
     testutil_rmtree(tmp);
     free(tmp);
 }
