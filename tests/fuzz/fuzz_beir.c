@@ -51,14 +51,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     beir_dataset ds;
     status st = beir_open(&ds, fuzz_dir(), split, 0);
     if (st != STATUS_OK && split) st = beir_open(&ds, fuzz_dir(), split, BEIR_QRELS_SKIP_UNKNOWN);
-    if (st != STATUS_OK) return 0;
+    if (fuzz_note(st, "beir_open") != STATUS_OK) return 0;
     if (split && !beir_split_exists(&ds, split)) abort();
     fuzz_beir_use(&ds);
     if (n > 3) {
         trec_run run;
         const char *path = fuzz_write("run.trec", parts[3].data, parts[3].size);
         if (trec_run_read(&run, path) == STATUS_OK) {
-            if (trec_run_resolve(&run, &ds) == STATUS_OK)
+            if (fuzz_note(trec_run_resolve(&run, &ds), "trec_run_resolve") == STATUS_OK)
                 for (size_t c = 0; c < run.n_cands; c++)
                     if (run.cands[c].doc >= ds.n_docs) abort();
             trec_run_free(&run);

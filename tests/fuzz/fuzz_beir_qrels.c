@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     beir_dataset ds;
     if (beir_open(&ds, fuzz_dir(), NULL, 0) != STATUS_OK) abort(); // the fixed folder is valid
     for (unsigned flags = 0; flags <= BEIR_QRELS_SKIP_UNKNOWN; flags += BEIR_QRELS_SKIP_UNKNOWN) {
-        if (beir_qrels_load(&ds, "test", flags) == STATUS_OK) {
+        if (fuzz_note(beir_qrels_load(&ds, "test", flags), "beir_qrels_load") == STATUS_OK) {
             fuzz_check_qrels(&ds);
             if (beir_qrels_load(&ds, "test", flags) != STATUS_OK) abort(); // same file: same result
             fuzz_check_qrels(&ds);

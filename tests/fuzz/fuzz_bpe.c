@@ -31,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         fuzz_write("tokenizer_config.json", parts[3].data, parts[3].size);
     }
     bpe tok;
-    if (bpe_load(&tok, fuzz_dir()) != STATUS_OK) return 0;
+    if (fuzz_note(bpe_load(&tok, fuzz_dir()), "bpe_load") != STATUS_OK) return 0;
     char *text = n > 1 ? fuzz_strndup(parts[1].data, parts[1].size)
                        : fuzz_strndup((const uint8_t *)fixed_text, sizeof fixed_text - 1);
     size_t len = n > 1 ? parts[1].size : sizeof fixed_text - 1;

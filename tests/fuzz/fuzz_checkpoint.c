@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
     }
     checkpoint ck;
-    if (checkpoint_open(&ck, fuzz_dir()) != STATUS_OK) return 0;
+    if (fuzz_note(checkpoint_open(&ck, fuzz_dir()), "checkpoint_open") != STATUS_OK) return 0;
     for (size_t i = 0; i < ck.n_specs; i++) {
         int64_t numel = tensor_spec_numel(&ck.specs[i]);
         if (numel <= 0 || (uint64_t)numel * 4 > READ_CAP) continue;

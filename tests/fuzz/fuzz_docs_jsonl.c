@@ -10,7 +10,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("docs.jsonl", data, size);
     doc_list docs;
-    if (doc_list_read_jsonl(&docs, path) != STATUS_OK) return 0;
+    if (fuzz_note(doc_list_read_jsonl(&docs, path), "doc_list_read_jsonl") != STATUS_OK) return 0;
     // What a successful read promises: at least one document, every field set.
     if (docs.n == 0) abort();
     for (size_t i = 0; i < docs.n; i++)

@@ -11,7 +11,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("config.json", data, size);
     model_config cfg;
-    if (model_config_load(&cfg, path) != STATUS_OK) return 0;
+    if (fuzz_note(model_config_load(&cfg, path), "model_config_load") != STATUS_OK) return 0;
     // What load() promises.
     if (cfg.vocab_size <= 0 || cfg.hidden_size <= 0 || cfg.n_layers <= 0 || cfg.n_heads <= 0 ||
         cfg.n_kv_heads <= 0 || cfg.head_dim <= 0 || cfg.intermediate_size <= 0 ||

@@ -39,7 +39,8 @@ static void fuzz_replay(policy *p, const fuzz_part *tail) {
     engine_result res;
     if (engine_result_init(&res, n, n_layers) != STATUS_OK) abort();
     if (policy_reset(p, n, k < n ? k : n) == STATUS_OK &&
-        sweep_replay_query(p, k, &q, n_layers, &res) == STATUS_OK) {
+        fuzz_note(sweep_replay_query(p, k, &q, n_layers, &res), "sweep_replay_query") ==
+            STATUS_OK) {
         // The report order is a permutation of the candidates.
         char *seen = calloc(n, 1);
         if (!seen) abort();
@@ -65,7 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     for (size_t i = 0; i < policy_count(); i++) {
         policy *p = NULL;
-        if (policy_create(policy_at(i)->name, params, &p) != STATUS_OK) continue;
+        if (fuzz_note(policy_create(policy_at(i)->name, params, &p), policy_at(i)->name) !=
+            STATUS_OK)
+            continue;
         cJSON *desc = policy_describe(p);
         if (!desc) abort();
         // The effective parameters are accepted again and describe the same policy.

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("model.safetensors", data, size);
     safetensors_file f;
-    if (safetensors_open(&f, path) != STATUS_OK) return 0;
+    if (fuzz_note(safetensors_open(&f, path), "safetensors_open") != STATUS_OK) return 0;
     for (size_t i = 0; i < safetensors_count(&f); i++) {
         const safetensors_tensor *t = safetensors_at(&f, i);
         // What open() promises: sizes consistent and inside the file.

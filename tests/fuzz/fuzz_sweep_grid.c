@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("grid.json", data, size);
     sweep_grid g;
-    if (sweep_grid_load(&g, path) != STATUS_OK) return 0;
+    if (fuzz_note(sweep_grid_load(&g, path), "sweep_grid_load") != STATUS_OK) return 0;
     if (!g.name || g.n_configs == 0) abort();
     for (size_t i = 0; i < g.n_configs && i < 64; i++) {
         const sweep_config *c = &g.configs[i];

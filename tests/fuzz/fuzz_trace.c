@@ -284,7 +284,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     recipe_build(&r, path);
     if (H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL) != 0) abort(); // the builder closed everything
     trace t;
-    if (trace_read(&t, path) == STATUS_OK) {
+    if (fuzz_note(trace_read(&t, path), "trace_read") == STATUS_OK) {
         if (t.n_queries == 0 || t.meta.n_layers < 1) abort();
         for (size_t i = 0; i < t.n_queries; i++) {
             const trace_query *q = &t.queries[i];

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("trace.h5", data, size);
     trace t;
-    if (trace_read(&t, path) == STATUS_OK) trace_free(&t);
+    if (fuzz_note(trace_read(&t, path), "trace_read") == STATUS_OK) trace_free(&t);
     ssize_t open = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
     if (open > 0) {
         fprintf(stderr, "fuzz_trace_h5: %zd HDF5 objects left open by trace_read\n", open);

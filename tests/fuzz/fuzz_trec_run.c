@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *path = fuzz_write("run.trec", data, size);
     trec_run run;
-    if (trec_run_read(&run, path) != STATUS_OK) return 0;
+    if (fuzz_note(trec_run_read(&run, path), "trec_run_read") != STATUS_OK) return 0;
     size_t total = 0;
     for (size_t q = 0; q < run.n_queries; q++) {
         const trec_query *tq = &run.queries[q];

@@ -1,5 +1,6 @@
 // fuzz_util.c - temporary files and input splitting for the harnesses.
 #include "fuzz_util.h"
+#include "status.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -118,4 +119,11 @@ char *fuzz_strndup(const uint8_t *data, size_t size) {
     if (size) memcpy(s, data, size);
     s[size] = '\0';
     return s;
+}
+
+int fuzz_note(int st, const char *what) {
+    static int verbose = -1;
+    if (verbose < 0) verbose = getenv("GRATING_FUZZ_VERBOSE") != NULL;
+    if (verbose && st != STATUS_OK) fprintf(stderr, "fuzz: %s: %s\n", what, status_message());
+    return st;
 }

@@ -42,6 +42,11 @@ void fuzz_remove(const char *name);
 // the rest (separators included). Returns the number of parts (>= 1).
 size_t fuzz_split(const uint8_t *data, size_t size, fuzz_part *parts, size_t max_parts);
 
+// Returns st. With GRATING_FUZZ_VERBOSE set in the environment, prints
+// "fuzz: WHAT: <status message>" when st is not STATUS_OK (to see why an input
+// is rejected, e.g. a seed that should load).
+int fuzz_note(int st, const char *what);
+
 // A NUL-terminated copy of data (malloc'd; aborts when out of memory).
 char *fuzz_strndup(const uint8_t *data, size_t size);
 #endif

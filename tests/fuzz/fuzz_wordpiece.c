@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (n > 2) fuzz_write("tokenizer_config.json", parts[2].data, parts[2].size);
     }
     wordpiece wp;
-    if (wordpiece_load(&wp, fuzz_dir()) != STATUS_OK) return 0;
+    if (fuzz_note(wordpiece_load(&wp, fuzz_dir()), "wordpiece_load") != STATUS_OK) return 0;
     char *text = n > 1 ? fuzz_strndup(parts[1].data, parts[1].size)
                        : fuzz_strndup((const uint8_t *)fixed_text, sizeof fixed_text - 1);
     size_t len = n > 1 ? parts[1].size : sizeof fixed_text - 1;
