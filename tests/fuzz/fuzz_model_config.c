@@ -4,6 +4,7 @@
 #include "fuzz_util.h"
 #include "model_config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -20,9 +21,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     tensor_spec *specs = NULL;
     size_t n = 0;
     if (model_config_tensor_specs(&cfg, &specs, &n) == STATUS_OK) {
+        // Every layer of the config has its tensors (a count truncated on the
+        // way, e.g. 2^32 + 1 layers read as 1, breaks this).
+        int64_t last_layer = -1;
         for (size_t i = 0; i < n; i++) {
             if (specs[i].n_dims < 1 || specs[i].n_dims > TENSOR_MAX_DIMS) abort();
+            if (specs[i].layer > last_layer) last_layer = specs[i].layer;
             (void)tensor_spec_numel(&specs[i]);
+        }
+        if (last_layer + 1 != cfg.n_layers) {
+            fprintf(stderr,
+                    "fuzz_model_config: num_hidden_layers %lld but tensors for %lld layers\n",
+                    (long long)cfg.n_layers, (long long)(last_layer + 1));
+            abort();
         }
         free(specs);
     }
