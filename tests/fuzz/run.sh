@@ -97,8 +97,7 @@ for h in "${HARNESSES[@]}"; do
         else
             failed+=("$h(replay)")
             echo "   FAILED on replay: $(grep -m1 -E 'ERROR|runtime error|Running:' "$log" | tail -1)"
-            grep -E '^Running:|SUMMARY' "$log" | tail -4 | sed 's/^/   /'
-            continue
+            grep -E '^Running:|SUMMARY' "$log" | tail -2 | sed 's/^/   /'
         fi
     fi
     # 2. Fuzzing, restarted after a known libhdf5 report until the time is spent.
