@@ -57,16 +57,19 @@ FLAGS=(-timeout=25 -rss_limit_mb=2560 -malloc_limit_mb=2048 -max_len=65536 -prin
     -dict=tests/fuzz/json.dict)
 
 # Prints "libhdf5" when the first frame of the first report in log $1 that is
-# not sanitizer or libFuzzer runtime lies in libhdf5, else "grating".
+# in libhdf5 or in a source file of ours (compiled with -g: "file.c:LINE")
+# is in libhdf5, else "grating". Frames of the sanitizer and libFuzzer
+# runtimes, libc (signal trampolines, string functions) and other libraries
+# without line numbers are skipped, so the caller decides.
 classify() {
     awk '
         /ERROR: (AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|libFuzzer)/ { inreport = 1 }
         /runtime error:/ { inreport = 1 }
         inreport && /^ *#[0-9]+ 0x/ {
-            if ($0 ~ /(libclang_rt|compiler-rt|__interceptor_|__asan_|__sanitizer|__ubsan|__lsan|fuzzer::|malloc|calloc|realloc|free|LLVMFuzzerTestOneInput.cold)/ && $0 !~ / in H5/) next
-            if ($0 ~ /libhdf5/ || $0 ~ / in H5[A-Za-z_]/) print "libhdf5"; else print "grating"
-            exit
-        }' "$1"
+            if ($0 ~ /libhdf5/ || $0 ~ / in H5[A-Za-z_]/) { print "libhdf5"; found = 1; exit }
+            if ($0 ~ /\.[ch]:[0-9]+/) { print "grating"; found = 1; exit }
+        }
+        END { if (!found) print "grating" }' "$1"
 }
 
 failed=()
