@@ -117,7 +117,7 @@ for h in "${HARNESSES[@]}"; do
         crash=$(grep -m1 -oE "Test unit written to [^ ]+" "$round" | sed 's/Test unit written to //')
         if [ "$h" = fuzz_trace_h5 ] && [ "$kind" = libhdf5 ]; then
             known+=("$h:${crash:-?}")
-            echo "   known libhdf5 report: ${crash:-?} ($(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|SEGV|timeout' "$round"))"
+            echo "   known libhdf5 report: ${crash:-?} ($(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+|SEGV|timeout' "$round" | head -1))"
             continue
         fi
         failed+=("$h:${crash:-rc $rc}")
