@@ -136,6 +136,34 @@ static status sweep_expand(sweep_config_list *l, const char *path, size_t index,
     return STATUS_OK;
 }
 
+// Most configurations a grid file may expand to (the shipped grids have up to
+// 1,000; a sweep stores SWEEP_N_METRICS doubles per configuration and query).
+enum { SWEEP_MAX_CONFIGS = 100000 };
+
+// Adds the number of configurations `grid` expands to (times k x chunk
+// values) to *total, before anything is expanded: a grid key given twice, or
+// a grid larger than SWEEP_MAX_CONFIGS in all, is an error naming the config.
+static status sweep_grid_count(const cJSON *grid, const char *what, size_t per_point, size_t *total) {
+    size_t count = per_point;
+    for (const cJSON *a = grid ? grid->child : NULL; a; a = a->next) {
+        for (const cJSON *b = grid->child; b != a; b = b->next)
+            if (strcmp(a->string, b->string) == 0)
+                return status_fail(STATUS_ERR_FORMAT, "%s: grid key '%s' is given twice", what, a->string);
+        size_t m = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 1;
+        if (m > 0 && count > SWEEP_MAX_CONFIGS / m)
+            count = SWEEP_MAX_CONFIGS + 1;
+        else
+            count *= m > 0 ? m : 1;
+    }
+    if (count > SWEEP_MAX_CONFIGS - *total)
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: the grid expands to more than %d configurations in all (k x chunk x "
+                           "every grid array); split it into several grid files",
+                           what, (int)SWEEP_MAX_CONFIGS);
+    *total += count;
+    return STATUS_OK;
+}
+
 void sweep_grid_free(sweep_grid *g) {
     for (size_t i = 0; i < g->n_configs; i++) {
         free(g->configs[i].policy);
@@ -179,7 +207,7 @@ status sweep_grid_load(sweep_grid *g, const char *path) {
             }
         }
     }
-    size_t index = 0;
+    size_t index = 0, total = 0;
     const cJSON *c;
     if (!st) {
         cJSON_ArrayForEach(c, configs) {
@@ -194,6 +222,7 @@ status sweep_grid_load(sweep_grid *g, const char *path) {
                     status_fail(STATUS_ERR_FORMAT, "%s: 'params' and 'grid' must be objects", what);
                 break;
             }
+            if ((st = sweep_grid_count(grid, what, nk * nc, &total))) break;
             cJSON *work = params ? cJSON_Duplicate(params, 1) : cJSON_CreateObject();
             st = sweep_expand(&l, path, index, policy_name, work, grid, grid ? grid->child : NULL,
                               ks, nk, chunks, nc);
