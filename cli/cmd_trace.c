@@ -30,7 +30,7 @@ static void trace_usage(FILE *out) {
             "usage: grating trace --model DIR --dataset DIR --run FILE --out FILE.h5\n"
             "                     [--split test] [--top-n 20] [--max-len N] [--chunk C]\n"
             "                     [--resume] [--force] [--shard i/n] [--limit M]\n"
-            "                     [--threads N] [--allow-unjudged]\n\n"
+            "                     [--threads N] [--allow-unjudged] [--allow-unused-tensors]\n\n"
             "Runs the full forward over the top-N candidates of every query of the run and\n"
             "writes every candidate's score after every layer to FILE.h5 (schema:\n"
             "docs/trace-schema.md). The file appears only when complete (FILE.h5.partial\n"
@@ -41,6 +41,8 @@ static void trace_usage(FILE *out) {
             "  --split S       qrels split recorded with the trace (default test); the traced\n"
             "                  queries must have judgments in it (a warning when only some do)\n"
             "  --allow-unjudged  trace even when no traced query has judgments in the split\n"
+            "  --allow-unused-tensors  run a checkpoint holding tensors the architecture does not\n"
+            "                  read (e.g. more layers than config.json says); refused otherwise\n"
             "  --run FILE      first-stage run, TREC format (qid Q0 docid rank score tag)\n"
             "  --top-n N       candidates per query (default 20; fewer if the run has fewer)\n"
             "  --max-len N     tokens per pair (default 512, or the model's limit)\n"
@@ -208,7 +210,7 @@ int cmd_trace(int argc, char **argv) {
                *out = NULL;
     long top_n = 20, max_len = 512, chunk = 0, limit = 0;
     const char *instruction = NULL;
-    int resume = 0, force = 0, allow_unjudged = 0, max_len_given = 0;
+    int resume = 0, force = 0, allow_unjudged = 0, allow_unused = 0, max_len_given = 0;
     size_t shard_i = 0, shard_n = 1;
     static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
                                          {"model", required_argument, 0, 'm'},
@@ -225,6 +227,7 @@ int cmd_trace(int argc, char **argv) {
                                          {"threads", required_argument, 0, 'T'},
                                          {"force", no_argument, 0, 'F'},
                                          {"allow-unjudged", no_argument, 0, 'U'},
+                                         {"allow-unused-tensors", no_argument, 0, 'A'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -259,6 +262,9 @@ int cmd_trace(int argc, char **argv) {
             break;
         case 'U':
             allow_unjudged = 1;
+            break;
+        case 'A':
+            allow_unused = 1;
             break;
         case 'n':
             target = &top_n;
@@ -322,7 +328,8 @@ int cmd_trace(int argc, char **argv) {
         (st = trace_absolute_path(dataset_arg, "--dataset", &dataset)) ||
         (st = trace_absolute_path(run_arg, "--run", &run_path)))
         goto done;
-    if ((st = reranker_open(&m, model_dir, instruction))) goto done;
+    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = allow_unused};
+    if ((st = reranker_open_ex(&m, model_dir, instruction, &ropt))) goto done;
     model_open = 1;
     if ((st = reranker_check_max_len(&m, &max_len, max_len_given))) goto done;
     if ((st = trace_check_split(dataset, split))) goto done;
