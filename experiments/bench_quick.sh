@@ -118,7 +118,10 @@ else
 fi
 sweeps=()
 for g in policy-comparison-scifact cluster-gap-thresholds; do
-    step "sweep $g" "$GRATING" sweep --trace "$trace" --grid "$BL_ROOT/experiments/$g.json" --out "$OUT/sweep-scifact/$g"
+    # Replaces the previous quick run's sweep (--force where sweep has it).
+    # shellcheck disable=SC2046
+    step "sweep $g" "$GRATING" sweep --trace "$trace" --grid "$BL_ROOT/experiments/$g.json" \
+        --out "$OUT/sweep-scifact/$g" $(bl_force sweep)
     sweeps+=("$OUT/sweep-scifact/$g")
 done
 step sweep-scifact "$here/summary_sweep.sh" --trace "$trace" --weights "$weights" --data-label "$data_label" \
