@@ -95,10 +95,9 @@ static void rerank_usage(FILE *out) {
         "score each received (descending; that is the order trec_eval sorts them into).\n"
         "Every other candidate follows in the report order (later exit layer first, then\n"
         "by its last provisional score). Scores strictly decrease down a query: a\n"
-        "candidate whose score is not below the previous line's is written 0.001 below it\n"
-        "(rounded down to 6 decimals).\n"
-        "So trec_eval, which sorts by score, keeps exactly this order; the JSON output keeps\n"
-        "every candidate's unmodified score and exit layer.\n");
+        "candidate whose score is not below the previous line's is written 0.001 below\n"
+        "it (rounded down to 6 decimals), so trec_eval, which sorts by score, keeps this\n"
+        "order. The JSON output keeps every candidate's unmodified score and exit layer.\n");
 }
 
 static void rerank_list_policies(void) {
