@@ -47,8 +47,8 @@ typedef struct {
 status cli_load_inputs(const char *query_text, const char *queries, const char *qid,
                        const char *docs_path, const char *doc_ids, char **query, doc_list *docs);
 // Tokenizes every (query, document) pair into one packed batch.
-status cli_encode_pairs(const reranker *r, const char *query, const doc_list *docs,
-                        size_t max_len, cli_batch *s);
+status cli_encode_pairs(const reranker *r, const char *query, const doc_list *docs, size_t max_len,
+                        cli_batch *s);
 void cli_batch_free(cli_batch *s);
 reranker_batch cli_batch_view(const cli_batch *s);
 // Parses "i/n" (0 <= i < n) for --shard. Returns 0 when malformed.
@@ -66,6 +66,15 @@ int cli_list_has(const char *list, const char *id);
 int cli_parse_threads(const char *cmd, const char *arg);
 // The compute threads in force (print it in outputs and summaries).
 int cli_threads(void);
+
+// Adds what a score/rerank JSON output needs to be understood on its own:
+// grating_version, command, threads, model (absolute path), architecture,
+// n_layers, max_len (in force). Returns 0 when out of memory.
+struct cJSON;
+int cli_add_provenance(struct cJSON *root, const char *model_dir, const reranker *m, long max_len,
+                       int argc, char **argv);
+// The absolute form of `path` (realpath; `path` itself when that fails); malloc'd.
+char *cli_abs_path(const char *path);
 
 // Progress for long loops: on a terminal one line rewritten in place (at most
 // every 0.1 s); otherwise whole lines, at most one per `min_interval_s`

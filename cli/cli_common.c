@@ -5,9 +5,11 @@
 #include "cli.h"
 
 #include <cblas.h>
+#include <cjson/cJSON.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -68,4 +70,24 @@ void cli_progress_update(cli_progress *p, int final, const char *fmt, ...) {
 void cli_progress_end(cli_progress *p) {
     if (p->open_line) fputc('\n', p->out);
     p->open_line = 0;
+}
+
+char *cli_abs_path(const char *path) {
+    char *abs = realpath(path, NULL);
+    return abs ? abs : strdup(path);
+}
+
+int cli_add_provenance(cJSON *root, const char *model_dir, const reranker *m, long max_len,
+                       int argc, char **argv) {
+    char *abs = cli_abs_path(model_dir), *command = cli_join_argv(argc, argv);
+    int ok = abs && command && cJSON_AddStringToObject(root, "grating_version", GRATING_VERSION) &&
+             cJSON_AddStringToObject(root, "command", command) &&
+             cJSON_AddNumberToObject(root, "threads", cli_threads()) &&
+             cJSON_AddStringToObject(root, "model", abs) &&
+             cJSON_AddStringToObject(root, "architecture", m->cfg.arch_name) &&
+             cJSON_AddNumberToObject(root, "n_layers", m->cfg.n_layers) &&
+             cJSON_AddNumberToObject(root, "max_len", (double)max_len);
+    free(abs);
+    free(command);
+    return ok;
 }

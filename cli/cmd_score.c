@@ -14,34 +14,42 @@
 #include <string.h>
 
 static void score_usage(FILE *out) {
-    fprintf(out,
-            "usage: grating score --model DIR (--query Q | --queries FILE --qid ID) --docs FILE\n"
-            "                     [--doc-ids ID,ID,...] [--max-len N] [--chunk C] [--per-layer]\n"
-            "                     [--json] [--mark ID,ID,...]\n\n"
-            "Scores every (query, document) pair with the cross-encoder in DIR, all candidates\n"
-            "as one batch, and prints the scores in file order.\n\n"
-            "  --model DIR      Hugging Face folder (config.json, safetensors, tokenizer):\n"
-            "                   BertForSequenceClassification or Qwen3-Reranker (Qwen3ForCausalLM)\n"
-            "  --instruction T  Qwen3-Reranker instruction (default: the model card's web search one)\n"
-            "  --query Q        the query text\n"
-            "  --queries FILE   JSONL of queries (BEIR queries.jsonl); with --qid ID picks one\n"
-            "  --docs FILE      JSONL, one candidate per line: {\"text\": ..., \"id\": ..., \"title\": ...}\n"
-            "                   (`_id` is accepted for `id`; text = title + \" \" + text)\n"
-            "  --doc-ids LIST   score only these documents of FILE, in this order\n"
-            "  --max-len N      maximum tokens per pair, the document side is truncated\n"
-            "                   (default 512, or max_position_embeddings when smaller)\n"
-            "  --chunk C        run each layer over chunks of C candidates (default: all)\n"
-            "  --per-layer      also report the provisional score after every layer\n"
-            "                   (layer 0 = embeddings, layer L = final)\n"
-            "  --json           {\"ids\": [...], \"scores\": [...], \"layer_scores\": [[...], ...]}\n"
-            "  --mark LIST      mark these document ids with '*' in the table (e.g. qrels)\n");
+    fprintf(
+        out,
+        "usage: grating score --model DIR (--query Q | --queries FILE --qid ID) --docs FILE\n"
+        "                     [--doc-ids ID,ID,...] [--max-len N] [--chunk C] [--per-layer]\n"
+        "                     [--json] [--mark ID,ID,...] [--threads N]\n\n"
+        "Scores every (query, document) pair with the cross-encoder in DIR, all candidates\n"
+        "as one batch, and prints the scores in file order.\n\n"
+        "  --model DIR      Hugging Face folder (config.json, safetensors, tokenizer):\n"
+        "                   BertForSequenceClassification or Qwen3-Reranker (Qwen3ForCausalLM)\n"
+        "  --instruction T  Qwen3-Reranker instruction (default: the model card's web search one)\n"
+        "  --query Q        the query text\n"
+        "  --queries FILE   JSONL of queries (BEIR queries.jsonl); with --qid ID picks one\n"
+        "  --docs FILE      JSONL, one candidate per line: {\"text\": ..., \"id\": ..., \"title\": "
+        "...}\n"
+        "                   (`_id` is accepted for `id`; text = title + \" \" + text)\n"
+        "  --doc-ids LIST   score only these documents of FILE, in this order\n"
+        "  --max-len N      maximum tokens per pair, the document side is truncated\n"
+        "                   (default 512, or max_position_embeddings when smaller)\n"
+        "  --chunk C        run each layer over chunks of C candidates (default: all)\n"
+        "  --per-layer      also report the provisional score after every layer\n"
+        "                   (layer 0 = embeddings, layer L = final)\n"
+        "  --json           {\"ids\": [...], \"scores\": [...], \"layer_scores\": [[...], ...]}\n"
+        "                   with the model (absolute path), architecture, max_len, policy\n"
+        "                   (none: a full forward), query id and text, threads, version\n"
+        "  --threads N      compute (BLAS) threads (default: OPENBLAS_NUM_THREADS, else all\n"
+        "                   cores); printed in the output\n"
+        "  --mark LIST      mark these document ids with '*' in the table (e.g. qrels)\n");
 }
 
-static void score_print_json(const doc_list *docs, const float *ls, size_t L, int per_layer) {
+// Prints `root` (provenance already added) with the scores.
+static void score_print_json(cJSON *root, const doc_list *docs, const float *ls, size_t L,
+                             int per_layer) {
     size_t n = docs->n;
-    cJSON *root = cJSON_CreateObject();
     cJSON *ids = cJSON_AddArrayToObject(root, "ids");
-    for (size_t i = 0; i < n; i++) cJSON_AddItemToArray(ids, cJSON_CreateString(docs->items[i].id));
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(ids, cJSON_CreateString(docs->items[i].id));
     // Scores are printed with 9 significant digits (exact float32 round trip).
     char buf[64];
     cJSON *scores = cJSON_AddArrayToObject(root, "scores");
@@ -66,12 +74,13 @@ static void score_print_json(const doc_list *docs, const float *ls, size_t L, in
     cJSON_Delete(root);
 }
 
-static void score_print_table(const doc_list *docs, const cli_batch *s, const float *ls,
-                              size_t L, int per_layer, const char *mark) {
+static void score_print_table(const doc_list *docs, const cli_batch *s, const float *ls, size_t L,
+                              int per_layer, const char *mark) {
     size_t n = docs->n;
     printf("%-4s %-5s %-12s %6s", "#", "rank", " id", "tokens");
     if (per_layer)
-        for (size_t l = 0; l <= L; l++) printf("  %7s%-2zu", "layer", l);
+        for (size_t l = 0; l <= L; l++)
+            printf("  %7s%-2zu", "layer", l);
     else
         printf("  %9s", "score");
     printf("\n");
@@ -83,7 +92,8 @@ static void score_print_table(const doc_list *docs, const cli_batch *s, const fl
         printf("%-4zu %-5zu%c%-12.12s %6zu", i, rank, marked ? '*' : ' ', docs->items[i].id,
                s->seq_len[i]);
         if (per_layer)
-            for (size_t l = 0; l <= L; l++) printf("  %9.4f", ls[l * n + i]);
+            for (size_t l = 0; l <= L; l++)
+                printf("  %9.4f", ls[l * n + i]);
         else
             printf("  %9.4f", ls[L * n + i]);
         printf("\n");
@@ -96,51 +106,88 @@ int cmd_score(int argc, char **argv) {
     const char *instruction = NULL;
     long max_len = 512, chunk = 0;
     int per_layer = 0, json = 0, max_len_given = 0;
-    static const struct option opts[] = {
-        {"instruction", required_argument, 0, 'I'}, {"model", required_argument, 0, 'm'},   {"query", required_argument, 0, 'q'},
-        {"queries", required_argument, 0, 'Q'}, {"qid", required_argument, 0, 'i'},
-        {"docs", required_argument, 0, 'd'},    {"doc-ids", required_argument, 0, 'D'},
-        {"max-len", required_argument, 0, 'l'}, {"chunk", required_argument, 0, 'c'},
-        {"per-layer", no_argument, 0, 'p'},     {"json", no_argument, 0, 'j'},
-        {"mark", required_argument, 0, 'k'},    {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+    static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
+                                         {"model", required_argument, 0, 'm'},
+                                         {"query", required_argument, 0, 'q'},
+                                         {"queries", required_argument, 0, 'Q'},
+                                         {"qid", required_argument, 0, 'i'},
+                                         {"docs", required_argument, 0, 'd'},
+                                         {"doc-ids", required_argument, 0, 'D'},
+                                         {"max-len", required_argument, 0, 'l'},
+                                         {"chunk", required_argument, 0, 'c'},
+                                         {"per-layer", no_argument, 0, 'p'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"mark", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {"threads", required_argument, 0, 'H'},
+                                         {0, 0, 0, 0}};
     optind = 1;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case 'm': model_dir = optarg; break;
-        case 'I': instruction = optarg; break;
-        case 'q': query_text = optarg; break;
-        case 'Q': queries = optarg; break;
-        case 'i': qid = optarg; break;
-        case 'd': docs_path = optarg; break;
-        case 'D': doc_ids = optarg; break;
-        case 'k': mark = optarg; break;
-        case 'p': per_layer = 1; break;
-        case 'j': json = 1; break;
+        case 'm':
+            model_dir = optarg;
+            break;
+        case 'I':
+            instruction = optarg;
+            break;
+        case 'q':
+            query_text = optarg;
+            break;
+        case 'Q':
+            queries = optarg;
+            break;
+        case 'i':
+            qid = optarg;
+            break;
+        case 'd':
+            docs_path = optarg;
+            break;
+        case 'D':
+            doc_ids = optarg;
+            break;
+        case 'k':
+            mark = optarg;
+            break;
+        case 'p':
+            per_layer = 1;
+            break;
+        case 'j':
+            json = 1;
+            break;
         case 'l':
             max_len = strtol(optarg, &end, 10);
             max_len_given = 1;
             if (*end || max_len < 3) {
-                fprintf(stderr, "grating score: --max-len must be an integer >= 3, got '%s'\n", optarg);
+                fprintf(stderr, "grating score: --max-len must be an integer >= 3, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
         case 'c':
             chunk = strtol(optarg, &end, 10);
             if (*end || chunk < 1) {
-                fprintf(stderr, "grating score: --chunk must be a positive integer, got '%s'\n", optarg);
+                fprintf(stderr, "grating score: --chunk must be a positive integer, got '%s'\n",
+                        optarg);
                 return 2;
             }
             break;
-        case 'h': score_usage(stdout); return 0;
-        default: score_usage(stderr); return 2;
+        case 'H':
+            if (!cli_parse_threads("score", optarg)) return 2;
+            break;
+        case 'h':
+            score_usage(stdout);
+            return 0;
+        default:
+            score_usage(stderr);
+            return 2;
         }
     }
     if (optind < argc || !model_dir || !docs_path || (!query_text == !queries) ||
         (queries && !qid)) {
-        fprintf(stderr, "grating score: need --model, --docs and either --query or --queries with --qid\n");
+        fprintf(stderr,
+                "grating score: need --model, --docs and either --query or --queries with --qid\n");
         score_usage(stderr);
         return 2;
     }
@@ -168,10 +215,27 @@ int cmd_score(int argc, char **argv) {
     }
     reranker_batch b = cli_batch_view(&s);
     if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) goto done;
-    if (json)
-        score_print_json(&docs, ls, L, per_layer);
-    else
+    if (json) {
+        cJSON *root = cJSON_CreateObject();
+        if (!root || !cli_add_provenance(root, model_dir, &model, max_len, argc, argv)) {
+            cJSON_Delete(root);
+            st = status_fail(STATUS_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        cJSON *pol = cJSON_AddObjectToObject(root, "policy");
+        cJSON_AddStringToObject(pol, "name", "none");
+        cJSON_AddObjectToObject(pol, "params");
+        cJSON *q = cJSON_AddObjectToObject(root, "query");
+        if (qid)
+            cJSON_AddStringToObject(q, "id", qid);
+        else
+            cJSON_AddNullToObject(q, "id");
+        cJSON_AddStringToObject(q, "text", query);
+        score_print_json(root, &docs, ls, L, per_layer);
+    } else {
         score_print_table(&docs, &s, ls, L, per_layer, mark);
+        printf("threads: %d\n", cli_threads());
+    }
     rc = 0;
 done:
     if (rc != 0) fprintf(stderr, "grating score: %s\n", status_message());

@@ -1,4 +1,6 @@
 #include "synth.h"
+
+#include "fsutil.h"
 #include "mem.h"
 #include "safetensors_writer.h"
 
@@ -405,6 +407,8 @@ status synth_write(const synth_options *o, synth_report *report) {
     memcpy(out, o->out_dir, n);
     out[n] = '\0';
     snprintf(tmp, n + 16, "%s.tmp-XXXXXX", out);
+    // A fresh clone has no results/models/: create the missing parents.
+    if ((st = fs_make_parent_dirs(out))) goto done;
     if (!mkdtemp(tmp)) {
         st = status_fail(STATUS_ERR_IO, "%s: cannot create a temporary folder next to it: %s", out,
                          strerror(errno));

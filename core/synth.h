@@ -42,9 +42,10 @@
  * uniform attention), so last-token states, and the yes/no scores read from
  * them, differ between candidates.
  *
- * The folder is written as OUT.tmp-XXXXXX and renamed to OUT at the end; on
- * failure the temporary folder is removed. OUT must not exist or be empty,
- * unless force is set (then it is replaced).
+ * The folder is written as OUT.tmp-XXXXXX (missing parent folders of OUT are
+ * created first) and renamed to OUT at the end; on failure the temporary
+ * folder is removed. OUT must not exist or be empty, unless force is set
+ * (then it is replaced).
  */
 #ifndef GRATING_SYNTH_H
 #define GRATING_SYNTH_H

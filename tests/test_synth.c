@@ -499,6 +499,21 @@ static void test_cli_synth(void **state) {
     assert_int_equal(testutil_run_grating(missing, NULL, &se), 1);
     assert_non_null(strstr(se, "/nonexistent/config.json"));
     free(se);
+
+    // Missing parent folders are created (a fresh clone has no results/models/);
+    // a parent that is a file is named.
+    char deep[4300], under_file[4300];
+    snprintf(deep, sizeof deep, "%s/results/models/tiny", root);
+    const char *fresh[] = {"synth", "--config", tiny_config(), "--out", deep, NULL};
+    assert_int_equal(testutil_run_grating(fresh, NULL, &se), 0);
+    free(se);
+    const char *info2[] = {"info", "--model", deep, NULL};
+    assert_int_equal(testutil_run_grating(info2, NULL, NULL), 0);
+    snprintf(under_file, sizeof under_file, "%s/m/config.json/x", root);
+    const char *blocked[] = {"synth", "--config", tiny_config(), "--out", under_file, NULL};
+    assert_int_equal(testutil_run_grating(blocked, NULL, &se), 1);
+    assert_non_null(strstr(se, "is not a folder"));
+    free(se);
     testutil_rmtree(root);
     free(root);
 }
