@@ -75,6 +75,8 @@ static void rerank_usage(FILE *out) {
         "  --trec FILE        write every candidate as a TREC run line (see TREC scores below)\n"
         "  --trec-qid QID     query id in the run (default: --qid, else \"q\")\n"
         "  --run-tag TAG      run tag (default: grating-<policy>)\n"
+        "  --allow-unused-tensors  run a checkpoint holding tensors the architecture does not\n"
+        "                     read (e.g. more layers than config.json says); refused otherwise\n"
         "  --force            replace existing output files (--trec, --stats,\n"
         "                     --memory-timeline); without it they are refused. Missing parent\n"
         "                     folders are created.\n"
@@ -191,9 +193,11 @@ static status rerank_embed_cache_rows(const char *model_dir, double fraction, si
 
 // Drops the checkpoint's weight files from the page cache (--cold); reports
 // how many of their bytes were cached before and after.
-static status rerank_drop_cache(const char *model_dir, uint64_t *before, uint64_t *after) {
+static status rerank_drop_cache(const char *model_dir, int allow_unused, uint64_t *before,
+                                uint64_t *after) {
     checkpoint ck;
-    status st = checkpoint_open(&ck, model_dir);
+    checkpoint_options ck_opt = {.allow_unused_tensors = allow_unused};
+    status st = checkpoint_open_ex(&ck, model_dir, &ck_opt);
     if (st != STATUS_OK) return st;
     *before = *after = 0;
     for (int pass = 0; pass < 2 && st == STATUS_OK; pass++) {
@@ -351,7 +355,7 @@ typedef struct {
     const char *policy_name, *policy_args, *trec, *trec_qid, *run_tag, *instruction;
     const char *timeline_path, *label, *run_path, *dataset, *split, *stats_path;
     long max_len, chunk, k, timeline_ms, top_n, limit, n_slots;
-    int json, max_len_given, cold, direct, force;
+    int json, max_len_given, cold, direct, force, allow_unused;
     const char *embed_cache_arg;
     double cache_fraction;
     size_t cache_rows;
@@ -411,12 +415,13 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
     if ((st = policy_create(a->policy_name, s->params, &s->pol))) return st;
     reranker_options ropt = {.resident_layers = a->n_slots == 0,
                              .direct_io = a->direct,
-                             .embed_cache_rows = a->cache_rows};
+                             .embed_cache_rows = a->cache_rows,
+                             .allow_unused_tensors = a->allow_unused};
     if (a->embed_cache_arg &&
         (st = rerank_embed_cache_rows(a->model_dir, a->cache_fraction, &ropt.embed_cache_rows)))
         return st;
-    if (a->cold &&
-        (st = rerank_drop_cache(a->model_dir, &s->extra.cached_before, &s->extra.cached_after)))
+    if (a->cold && (st = rerank_drop_cache(a->model_dir, a->allow_unused, &s->extra.cached_before,
+                                           &s->extra.cached_after)))
         return st;
     // The timeline covers loading too (the in-memory baseline's peak is there).
     if (a->timeline_path &&
@@ -839,6 +844,7 @@ int cmd_rerank(int argc, char **argv) {
                                          {"stats", required_argument, 0, 'J'},
                                          {"threads", required_argument, 0, 'H'},
                                          {"force", no_argument, 0, 'F'},
+                                         {"allow-unused-tensors", no_argument, 0, 'U'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
@@ -917,6 +923,9 @@ int cmd_rerank(int argc, char **argv) {
             break;
         case 'J':
             a.stats_path = optarg;
+            break;
+        case 'U':
+            a.allow_unused = 1;
             break;
         case 'F':
             a.force = 1;

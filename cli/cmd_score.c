@@ -18,7 +18,8 @@ static void score_usage(FILE *out) {
         out,
         "usage: grating score --model DIR (--query Q | --queries FILE --qid ID) --docs FILE\n"
         "                     [--doc-ids ID,ID,...] [--max-len N] [--chunk C] [--per-layer]\n"
-        "                     [--json] [--mark ID,ID,...] [--threads N]\n\n"
+        "                     [--json] [--mark ID,ID,...] [--threads N]\n"
+        "                     [--allow-unused-tensors]\n\n"
         "Scores every (query, document) pair with the cross-encoder in DIR, all candidates\n"
         "as one batch, and prints the scores in file order.\n\n"
         "  --model DIR      Hugging Face folder (config.json, safetensors, tokenizer):\n"
@@ -40,7 +41,9 @@ static void score_usage(FILE *out) {
         "                   (none: a full forward), query id and text, threads, version\n"
         "  --threads N      compute (BLAS) threads (default: OPENBLAS_NUM_THREADS, else all\n"
         "                   cores); printed in the output\n"
-        "  --mark LIST      mark these document ids with '*' in the table (e.g. qrels)\n");
+        "  --mark LIST      mark these document ids with '*' in the table (e.g. qrels)\n"
+        "  --allow-unused-tensors  run a checkpoint holding tensors the architecture does not\n"
+        "                   read (e.g. more layers than config.json says); refused otherwise\n");
 }
 
 // Prints `root` (provenance already added) with the scores.
@@ -105,7 +108,7 @@ int cmd_score(int argc, char **argv) {
     const char *docs_path = NULL, *doc_ids = NULL, *mark = NULL;
     const char *instruction = NULL;
     long max_len = 512, chunk = 0;
-    int per_layer = 0, json = 0, max_len_given = 0;
+    int per_layer = 0, json = 0, max_len_given = 0, allow_unused = 0;
     static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
                                          {"model", required_argument, 0, 'm'},
                                          {"query", required_argument, 0, 'q'},
@@ -120,6 +123,7 @@ int cmd_score(int argc, char **argv) {
                                          {"mark", required_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
                                          {"threads", required_argument, 0, 'H'},
+                                         {"allow-unused-tensors", no_argument, 0, 'U'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
@@ -176,6 +180,9 @@ int cmd_score(int argc, char **argv) {
         case 'H':
             if (!cli_parse_threads("score", optarg)) return 2;
             break;
+        case 'U':
+            allow_unused = 1;
+            break;
         case 'h':
             score_usage(stdout);
             return 0;
@@ -200,8 +207,9 @@ int cmd_score(int argc, char **argv) {
     cli_batch s = {0};
     float *ls = NULL;
     status st;
+    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = allow_unused};
     if ((st = cli_load_inputs(query_text, queries, qid, docs_path, doc_ids, &query, &docs)) ||
-        (st = reranker_open(&model, model_dir, instruction)))
+        (st = reranker_open_ex(&model, model_dir, instruction, &ropt)))
         goto done;
     model_open = 1;
     if ((st = reranker_check_max_len(&model, &max_len, max_len_given)) ||

@@ -135,10 +135,10 @@ static void test_rerank_trec_refuses_bad_ids(void **state) {
     bad_path(trec, f->tmp, "out.trec");
     const char *tag[] = {"rerank", "--model", f->model,    "--query", "q",       "--docs", f->docs,
                          "--trec", trec,      "--run-tag", "a b",     "--top-k", "1",      NULL};
-    bad_expect_fail(tag, "out.trec: run tag 'a b'", NULL);
+    bad_expect_fail(tag, "--run-tag 'a b'", "non-empty without whitespace");
     const char *qid[] = {"rerank", "--model", f->model,     "--query", "q",       "--docs", f->docs,
                          "--trec", trec,      "--trec-qid", "",        "--top-k", "1",      NULL};
-    bad_expect_fail(qid, "out.trec: qid ''", NULL);
+    bad_expect_fail(qid, "--trec-qid ''", "non-empty without whitespace");
     struct stat sb;
     assert_int_not_equal(stat(trec, &sb), 0);
 }
@@ -227,6 +227,26 @@ static void test_unused_tensors_refused(void **state) {
     assert_string_equal(cJSON_GetArrayItem(unused, 0)->valuestring,
                         "bert.encoder.layer.1.attention.self.query.weight");
     cJSON_Delete(root);
+    free(out);
+    free(err);
+    // Every command that opens the model takes the flag and then runs the
+    // config's layers only.
+    const char *score_ok[] = {"score",  "--model", dir,     "--query",
+                              "q",      "--docs",  f->docs, "--allow-unused-tensors",
+                              "--json", NULL};
+    out = err = NULL;
+    assert_int_equal(testutil_run_grating(score_ok, &out, &err), 0);
+    assert_non_null(strstr(out, "\"scores\""));
+    free(out);
+    free(err);
+    const char *rerank[] = {"rerank", "--model", dir,       "--query", "q",
+                            "--docs", f->docs,   "--top-k", "1",       NULL};
+    bad_expect_fail(rerank, "16 tensors are not used", "--allow-unused-tensors");
+    const char *rerank_ok[] = {"rerank", "--model", dir,       "--query", "q",
+                               "--docs", f->docs,   "--top-k", "1",       "--allow-unused-tensors",
+                               "--json", NULL};
+    out = err = NULL;
+    assert_int_equal(testutil_run_grating(rerank_ok, &out, &err), 0);
     free(out);
     free(err);
 }
