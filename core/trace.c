@@ -177,7 +177,7 @@ static status trace_query_write(hid_t file, size_t L, const trace_query *q, int6
     return st;
 }
 
-// Reads one stored query group (writer side: recovery of a partial file).
+// Reads one stored query group (trace_read, and the recovery of a partial file).
 static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const char *path) {
     memset(q, 0, sizeof *q);
     status st = h5util_attr_read_string(g, "qid", &q->qid, path);
@@ -185,6 +185,10 @@ static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const ch
     if (st == STATUS_OK) st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
     if (st == STATUS_OK && q->n == 0)
         st = status_fail(STATUS_ERR_FORMAT, "%s: %s has no candidates", path, what);
+    // Sizes from the file: (L + 1) * n floats must not overflow.
+    if (st == STATUS_OK && q->n > SIZE_MAX / ((L + 1) * sizeof *q->scores))
+        st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path, what,
+                         q->n);
     if (st == STATUS_OK) {
         q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
         q->tokens = malloc(q->n * sizeof *q->tokens);
@@ -208,7 +212,10 @@ static status trace_query_read_group(hid_t g, size_t L, trace_query *q, const ch
         st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
     if (st == STATUS_OK)
         st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
-    if (st != STATUS_OK) trace_query_free(q);
+    if (st != STATUS_OK) {
+        trace_query_free(q);
+        memset(q, 0, sizeof *q);
+    }
     return st;
 }
 
@@ -687,26 +694,13 @@ status trace_read(trace *t, const char *path) {
             st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids has no group", path, q->qid);
             break;
         }
-        st = h5util_read_strings(g, "candidates", &q->doc_ids, &q->n, path);
-        if (st == STATUS_OK && q->n == 0) st = status_fail(STATUS_ERR_FORMAT, "%s: query %s has no candidates", path, q->qid);
-        // Sizes from the file: (L + 1) * n floats must not overflow.
-        if (st == STATUS_OK && q->n > SIZE_MAX / ((L + 1) * sizeof *q->scores))
-            st = status_fail(STATUS_ERR_SHAPE, "%s: query %s: %zu candidates is too many", path,
-                             q->qid, q->n);
-        if (st == STATUS_OK) {
-            q->scores = malloc((L + 1) * q->n * sizeof *q->scores);
-            q->tokens = malloc(q->n * sizeof *q->tokens);
-            q->first_stage = malloc(q->n * sizeof *q->first_stage);
-            q->layer_seconds = malloc(L * sizeof *q->layer_seconds);
-            if (!q->scores || !q->tokens || !q->first_stage || !q->layer_seconds)
-                st = status_fail(STATUS_ERR_NOMEM, "%s: out of memory", path);
-        }
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "scores", H5T_NATIVE_FLOAT, (L + 1) * q->n, q->scores, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "tokens", H5T_NATIVE_INT32, q->n, q->tokens, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "first_stage", H5T_NATIVE_FLOAT, q->n, q->first_stage, path, q->qid);
-        if (st == STATUS_OK) st = h5util_read_dataset(g, "layer_seconds", H5T_NATIVE_DOUBLE, L, q->layer_seconds, path, q->qid);
-        if (st == STATUS_OK) st = h5util_attr_read_num(g, "embed_seconds", H5T_NATIVE_DOUBLE, &q->embed_seconds, path);
-        if (st == STATUS_OK) st = h5util_attr_read_num(g, "score_seconds", H5T_NATIVE_DOUBLE, &q->score_seconds, path);
+        // The group's own qid attribute must name the listed query.
+        char *listed = q->qid;
+        st = trace_query_read_group(g, L, q, path);
+        if (st == STATUS_OK && strcmp(q->qid, listed) != 0)
+            st = status_fail(STATUS_ERR_FORMAT, "%s: query %s listed in /query_ids: its group holds qid '%s'",
+                             path, listed, q->qid);
+        free(listed);
         H5Gclose(g);
     }
     if (queries >= 0) H5Gclose(queries);
