@@ -175,14 +175,6 @@ bl_score_kind() {
         printf "%s %.4f %.4f %.4f\n", (cv < 0.05 ? "logit" : "probability"), cv, lo, hi }'
 }
 
-# bl_force CMD: prints --force when `grating CMD` has that option (commands
-# that refuse to replace an existing output without it), else nothing. For
-# scripts that mean to replace their own earlier output: "$GRATING" sweep ...
-# $(bl_force sweep).
-bl_force() {
-    if "$GRATING" "$1" --help 2>&1 | grep -q -- '--force'; then echo --force; fi
-}
-
 # bl_run DIR NAME LABEL RERANK_ARGS...: REPEAT (default 1) `grating rerank`
 # processes of one configuration, each with a memory timeline; files
 # DIR/runs/NAME-rI.{json,err,csv,-categories.csv}; the run with the median

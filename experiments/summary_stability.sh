@@ -28,7 +28,8 @@ bl_parse_args "$@"
 bl_check_int clusters "$CLUSTERS" 1
 bl_setup_trace "$TRACE"
 mkdir -p "$OUT"
-"$GRATING" stability --trace "$TRACE" --clusters "$CLUSTERS" --out "$OUT/stability.csv" > "$OUT/stability.txt" ||
+# --force: a re-run replaces this script's own earlier table.
+"$GRATING" stability --trace "$TRACE" --clusters "$CLUSTERS" --out "$OUT/stability.csv" --force > "$OUT/stability.txt" ||
     bl_die "grating stability --trace $TRACE failed"
 note="$MODEL_SHORT, $DATA_LABEL, N=$TRACE_N, max_len $TRACE_MAXLEN, $TRACE_QUERIES queries, $(bl_machine_short), trace $(printf '%s' "$TRACE_CREATED" | cut -c1-10)"
 bl_plot stability "$OUT/stability.csv" "$OUT/stability" "$note"
