@@ -87,6 +87,10 @@ typedef struct {
 void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s);
 void cli_progress_update(cli_progress *p, int final, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+// For a STATUS_ERR_NUMERIC from a forward (NaN/Inf scores: broken weights),
+// prefixes the model folder and the id of the document the forward named by
+// position in `docs`; returns `st` unchanged otherwise.
+status cli_explain_numeric(status st, const char *model_dir, const doc_list *docs);
 // Ends a pending in-place line (call before printing an error).
 void cli_progress_end(cli_progress *p);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,4 +91,17 @@ int cli_add_provenance(cJSON *root, const char *model_dir, const reranker *m, lo
     free(abs);
     free(command);
     return ok;
+}
+
+status cli_explain_numeric(status st, const char *model_dir, const doc_list *docs) {
+    if (st != STATUS_ERR_NUMERIC) return st;
+    // The forward names the candidate by its position in the batch, which is
+    // the position in the documents given; say which document that is.
+    const char *msg = status_message(), *at = strstr(msg, "candidate ");
+    size_t i;
+    if (docs && at && sscanf(at, "candidate %zu", &i) == 1 && i < docs->n && docs->items[i].id)
+        return status_wrap(st,
+                           "%s: the model's weights give a NaN or infinite score for document '%s'",
+                           model_dir, docs->items[i].id);
+    return status_wrap(st, "%s: the model's weights give a NaN or infinite score", model_dir);
 }

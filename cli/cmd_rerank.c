@@ -503,9 +503,11 @@ static status rerank_single(const rerank_args *a) {
     reranker_batch b = cli_batch_view(&s);
     engine_options opt = {
         .k = (size_t)a->k, .chunk = (size_t)a->chunk, .window = ses.win_open ? &ses.win : NULL};
-    if ((st = engine_run(&ses.model, &b, ses.pol, &opt, &r)) ||
-        (st = rerank_write_timeline(&ses, a)))
+    if ((st = engine_run(&ses.model, &b, ses.pol, &opt, &r))) {
+        st = cli_explain_numeric(st, a->model_dir, &docs);
         goto done;
+    }
+    if ((st = rerank_write_timeline(&ses, a))) goto done;
     if (a->trec) {
         if ((st = trec_writer_open(&w, a->trec, run_tag))) goto done;
         w_open = 1;
@@ -663,7 +665,8 @@ static status rerank_batch(const rerank_args *a) {
             reranker_batch view = cli_batch_view(&b);
             engine_options opt = {
                 .k = k, .chunk = (size_t)a->chunk, .window = ses.win_open ? &ses.win : NULL};
-            st = engine_run(&ses.model, &view, ses.pol, &opt, &r);
+            st = cli_explain_numeric(engine_run(&ses.model, &view, ses.pol, &opt, &r), a->model_dir,
+                                     &docs);
         }
         if (st == STATUS_OK) st = rerank_trec_add(&w, rq->qid, &docs, &r, k);
         cli_batch_free(&b);

@@ -222,7 +222,10 @@ int cmd_score(int argc, char **argv) {
         goto done;
     }
     reranker_batch b = cli_batch_view(&s);
-    if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) goto done;
+    if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) {
+        st = cli_explain_numeric(st, model_dir, &docs);
+        goto done;
+    }
     if (json) {
         cJSON *root = cJSON_CreateObject();
         if (!root || !cli_add_provenance(root, model_dir, &model, max_len, argc, argv)) {

@@ -85,9 +85,9 @@ static void trace_query_release(trace_query *q);
 // into out->doc_ids (their slot in the list is cleared) and *out owns all its
 // buffers (free with trace_query_release); on failure *out stays empty and
 // everything allocated here is freed exactly once.
-static status trace_one_query(const reranker *m, const beir_dataset *ds, const trec_query *rq,
-                              size_t top_n, size_t max_len, size_t chunk, policy *none,
-                              trace_query *out) {
+static status trace_one_query(const reranker *m, const char *model_dir, const beir_dataset *ds,
+                              const trec_query *rq, size_t top_n, size_t max_len, size_t chunk,
+                              policy *none, trace_query *out) {
     memset(out, 0, sizeof *out);
     size_t n = rq->n < top_n ? rq->n : top_n;
     size_t query_index;
@@ -113,7 +113,8 @@ static status trace_one_query(const reranker *m, const beir_dataset *ds, const t
     if (st == STATUS_OK) st = engine_result_init(&r, n, (size_t)m->cfg.n_layers);
     reranker_batch view = cli_batch_view(&b);
     engine_options opt = {.k = 1, .chunk = chunk};
-    if (st == STATUS_OK) st = engine_run(m, &view, none, &opt, &r);
+    if (st == STATUS_OK)
+        st = cli_explain_numeric(engine_run(m, &view, none, &opt, &r), model_dir, &docs);
     trace_query q = {0};
     if (st == STATUS_OK) {
         size_t L = (size_t)m->cfg.n_layers;
@@ -401,8 +402,8 @@ int cmd_trace(int argc, char **argv) {
             continue;
         }
         trace_query q;
-        if ((st = trace_one_query(&m, &ds, rq, (size_t)top_n, (size_t)max_len, (size_t)chunk, none,
-                                  &q)))
+        if ((st = trace_one_query(&m, model_dir, &ds, rq, (size_t)top_n, (size_t)max_len,
+                                  (size_t)chunk, none, &q)))
             goto done;
         st = trace_writer_add_query(&w, &q);
         trace_query_release(&q);

@@ -380,7 +380,11 @@ static void test_nan_weights_numeric_error(void **state) {
         assert_int_equal(pwrite(fd, &nan, sizeof nan, (off_t)(offset + i * sizeof nan)), 4);
     close(fd);
     const char *score[] = {"score", "--model", dir, "--query", "a", "--docs", f->docs, NULL};
-    bad_expect_fail(score, "candidate 0 has a non-finite score", "layer");
+    bad_expect_fail(score, "NaN or infinite score for document 'a'",
+                    "candidate 0 has a non-finite score at layer 1");
+    const char *rerank[] = {"rerank", "--model", dir, "--query",  "a",           "--docs",
+                            f->docs,  "--top-k", "1", "--policy", "cluster-gap", NULL};
+    bad_expect_fail(rerank, "NaN or infinite score for document 'a'", "layer 1");
 }
 
 int main(void) {
