@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <stdio.h>
@@ -346,7 +347,14 @@ enum {
 // `fd` and returns the exit code.
 static int trace_recover_child(const char *old_path, const char *new_path, trace_meta *meta,
                                int fd) {
-    alarm(600); // a hang inside libhdf5 on a damaged file becomes a failure
+    // A hang inside libhdf5 on a damaged file becomes a failure: the guarded
+    // readers' deadline for a file of this size, twice (the copy also writes).
+    struct stat sb;
+    double limit = 0;
+    if (trace_guard_timeout(stat(old_path, &sb) == 0 ? (size_t)sb.st_size : 0, &limit) !=
+        STATUS_OK)
+        limit = 10.0;
+    alarm((unsigned)(2.0 * limit) + 1);
     trace_partial_extend(old_path);
     hid_t f = H5Fopen(old_path, H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) {

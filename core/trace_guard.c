@@ -395,7 +395,7 @@ status trace_guard_timeout(size_t bytes, double *seconds) {
         *seconds = v;
         return STATUS_OK;
     }
-    *seconds = 60.0 + (double)bytes / (4.0 * 1024 * 1024);
+    *seconds = 10.0 + (double)bytes / (4.0 * 1024 * 1024);
     return STATUS_OK;
 }
 

@@ -18,7 +18,7 @@
  *      or corrupted dies with the child. Its stderr goes to /dev/null
  *      (GRATING_H5_DEBUG=1 keeps it, e.g. to see a sanitizer report).
  *   2. The parent reads the pipe with a deadline: GRATING_H5_TIMEOUT seconds
- *      if set, else 60 s plus 1 s per 4 MiB of file. On timeout it kills the
+ *      if set, else 10 s plus 1 s per 4 MiB of file. On timeout it kills the
  *      child (SIGKILL) and fails with "FILE: not a readable grating trace
  *      (libhdf5 did not finish reading it in T s)"; a child killed by a
  *      signal gives "(libhdf5 crashed with signal N (NAME) while reading
@@ -72,7 +72,7 @@ status trace_guard_check(const trace *t, const char *path);
 status trace_guard_check_sweep(const sweep_grid *g, const sweep_results *r, const char *path);
 
 // The reader process's time limit in seconds for a file of `bytes` bytes
-// (GRATING_H5_TIMEOUT, else 60 + bytes / 4 MiB). Fails on a malformed
+// (GRATING_H5_TIMEOUT, else 10 + bytes / 4 MiB). Fails on a malformed
 // GRATING_H5_TIMEOUT.
 status trace_guard_timeout(size_t bytes, double *seconds);
 
