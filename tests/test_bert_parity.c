@@ -6,6 +6,7 @@
 // candidate in the batch; the chunk size does not change any score.
 #include "testutil.h"
 
+#include "beir.h"
 #include "bert.h"
 #include "docs_jsonl.h"
 #include "json_file.h"
@@ -29,16 +30,83 @@ typedef struct {
     const cJSON *doc_ids;
 } parity_query;
 
+static uint64_t parity_fnv1a(uint64_t h, const int32_t *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        for (int b = 0; b < 4; b++)
+            h = (h ^ (((uint32_t)v[i] >> (8 * b)) & 0xffu)) * 1099511628211ull;
+    return h;
+}
+
+// A golden inputs file without token ids (inputs_len512.json: the ids would
+// spell out ../shared's SciFact text) names the pairs and a digest of the
+// Hugging Face ids (tests/reference/compact_bert_inputs.py). The ids are
+// rebuilt here from ../shared with grating's WordPiece and must match the
+// digest, so the forward runs on exactly the reference's inputs.
+static void parity_rebuild_query(const cJSON *inputs, const cJSON *item, const beir_dataset *ds,
+                                 const wordpiece *wp, parity_query *q) {
+    size_t max_len = (size_t)cJSON_GetObjectItemCaseSensitive(inputs, "max_len")->valueint;
+    size_t qi;
+    assert_true(beir_query_find(ds, q->qid, &qi));
+    const char *qtext = ds->query_texts[qi];
+    q->n_seq = (size_t)cJSON_GetArraySize(q->doc_ids);
+    assert_true(q->n_seq > 0 && q->n_seq <= PARITY_CANDS);
+    size_t cap = q->n_seq * max_len;
+    q->ids = malloc(cap * sizeof(int32_t));
+    q->type_ids = malloc(cap * sizeof(int32_t));
+    assert_true(q->ids && q->type_ids);
+    wordpiece_encoding enc = {0};
+    uint64_t h = 14695981039346656037ull; // FNV-1a 64 offset basis
+    size_t t = 0;
+    for (size_t s = 0; s < q->n_seq; s++) {
+        char *text = NULL;
+        if (beir_doc_fetch(ds, cJSON_GetArrayItem(q->doc_ids, (int)s)->valuestring, &text) ||
+            wordpiece_encode_pair(wp, qtext, strlen(qtext), text, strlen(text), max_len, &enc))
+            fail_msg("%s", status_message());
+        free(text);
+        q->seq_start[s] = t;
+        q->seq_len[s] = enc.len;
+        memcpy(q->ids + t, enc.ids, enc.len * sizeof(int32_t));
+        memcpy(q->type_ids + t, enc.type_ids, enc.len * sizeof(int32_t));
+        h = parity_fnv1a(parity_fnv1a(h, enc.ids, enc.len), enc.type_ids, enc.len);
+        t += enc.len;
+    }
+    wordpiece_encoding_free(&enc);
+    q->n_tok = t;
+    char hex[17];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)h);
+    const char *want = cJSON_GetObjectItemCaseSensitive(item, "ids_fnv1a64")->valuestring;
+    if (strcmp(hex, want) != 0)
+        fail_msg("query %s: rebuilt ids digest %s, Hugging Face ids %s", q->qid, hex, want);
+}
+
 static size_t parity_load_queries(const cJSON *inputs, parity_query **out) {
     const cJSON *qs = cJSON_GetObjectItemCaseSensitive(inputs, "queries");
     assert_true(cJSON_IsArray(qs));
     size_t nq = (size_t)cJSON_GetArraySize(qs);
     parity_query *q = calloc(nq, sizeof *q);
     assert_non_null(q);
+    // Inputs named by a digest are rebuilt from ../shared (see above).
+    int rebuild = nq > 0 && !cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(qs, 0), "input_ids");
+    beir_dataset ds;
+    wordpiece wp;
+    if (rebuild) {
+        const char *data = testutil_shared_path("data/scifact");
+        char tok_dir[4200];
+        snprintf(tok_dir, sizeof tok_dir, "models/%s",
+                 cJSON_GetObjectItemCaseSensitive(inputs, "tokenizer")->valuestring);
+        *strrchr(tok_dir, '/') = '\0'; // the folder of tokenizer.json
+        const char *tok = testutil_shared_path(tok_dir);
+        if (!data || !tok) skip();
+        if (beir_open(&ds, data, NULL, 0) || wordpiece_load(&wp, tok)) fail_msg("%s", status_message());
+    }
     for (size_t i = 0; i < nq; i++) {
         const cJSON *item = cJSON_GetArrayItem(qs, (int)i);
         q[i].qid = cJSON_GetObjectItemCaseSensitive(item, "qid")->valuestring;
         q[i].doc_ids = cJSON_GetObjectItemCaseSensitive(item, "doc_ids");
+        if (rebuild) {
+            parity_rebuild_query(inputs, item, &ds, &wp, &q[i]);
+            continue;
+        }
         const cJSON *ids = cJSON_GetObjectItemCaseSensitive(item, "input_ids");
         const cJSON *types = cJSON_GetObjectItemCaseSensitive(item, "token_type_ids");
         q[i].n_seq = (size_t)cJSON_GetArraySize(ids);
@@ -59,6 +127,10 @@ static size_t parity_load_queries(const cJSON *inputs, parity_query **out) {
             }
         }
         q[i].n_tok = t;
+    }
+    if (rebuild) {
+        beir_close(&ds);
+        wordpiece_free(&wp);
     }
     *out = q;
     return nq;
