@@ -10,7 +10,6 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,11 +63,6 @@ static char *sweep_resolve(const char *p, const char *trace_path) {
         return NULL;
     }
     return s;
-}
-
-static char *sweep_abs(const char *p) {
-    char buf[PATH_MAX];
-    return strdup(p && realpath(p, buf) ? buf : (p ? p : ""));
 }
 
 // Parses --export-run LIST against the grid (first-stage rows included).
@@ -271,10 +265,10 @@ int cmd_sweep(int argc, char **argv) {
                     "split the trace's run was made for?\n",
                     nj, r.n_queries, 100.0 * (double)nj / (double)r.n_queries, ds.qrels_path);
     }
-    r.prov.trace = sweep_abs(trace_path);
-    r.prov.qrels = ds_open ? sweep_abs(ds.qrels_path) : strdup("");
+    r.prov.trace = cli_abs_path(trace_path);
+    r.prov.qrels = ds_open ? cli_abs_path(ds.qrels_path) : strdup("");
     char *model = sweep_resolve(t.meta.model, trace_path);
-    r.prov.model = sweep_abs(model ? model : t.meta.model);
+    r.prov.model = cli_abs_path(model ? model : t.meta.model ? t.meta.model : "");
     free(model);
     r.prov.version = strdup(GRATING_VERSION);
     r.prov.threads = cli_threads();
