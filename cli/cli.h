@@ -10,8 +10,8 @@
 #define GRATING_CLI_H
 
 #include "docs_jsonl.h"
-#include "reranker.h"
-#include "status.h"
+#include "engine/reranker.h"
+#include "base/status.h"
 
 #include <stddef.h>
 #include <stdio.h>

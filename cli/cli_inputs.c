@@ -5,7 +5,7 @@
  */
 #include "cli.h"
 
-#include "mem.h"
+#include "base/mem.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 // the architecture's tensor list, saying that the weights are absent.
 #include "cli.h"
 
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>

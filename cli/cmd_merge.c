@@ -4,10 +4,10 @@
  */
 #include "cli.h"
 
-#include "fsutil.h"
-#include "sweep.h"
-#include "trace.h"
-#include "trace_guard.h"
+#include "base/fsutil.h"
+#include "analysis/sweep.h"
+#include "analysis/trace.h"
+#include "analysis/trace_guard.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,18 +1,18 @@
 /*
  * grating rerank: the top-K of a query's candidates from one monolithic
  * forward in which a pruning policy selects and drops candidates before every
- * layer (core/engine.h), with the statistics of what was computed.
+ * layer (core/engine/engine.h), with the statistics of what was computed.
  */
 #include "cli.h"
 
-#include "direct_io.h"
-#include "engine.h"
-#include "mem.h"
-#include "mem_timeline.h"
-#include "json_file.h"
+#include "io/direct_io.h"
+#include "engine/engine.h"
+#include "base/mem.h"
+#include "base/mem_timeline.h"
+#include "base/json_file.h"
 #include "policy.h"
 #include "beir.h"
-#include "fsutil.h"
+#include "base/fsutil.h"
 #include "trec.h"
 
 #include <errno.h>

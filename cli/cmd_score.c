@@ -5,7 +5,7 @@
 #include "cli.h"
 
 #include "docs_jsonl.h"
-#include "reranker.h"
+#include "engine/reranker.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>

@@ -1,12 +1,12 @@
 /*
- * grating stability: per-layer ranking stability of a trace (core/stability.h),
+ * grating stability: per-layer ranking stability of a trace (core/analysis/stability.h),
  * as a table on stdout and a CSV for plotting.
  */
 #include "cli.h"
 
-#include "fsutil.h"
-#include "stability.h"
-#include "trace_guard.h"
+#include "base/fsutil.h"
+#include "analysis/stability.h"
+#include "analysis/trace_guard.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,12 +1,12 @@
 /*
  * grating sweep: replay a trace under a grid of pruning configurations
- * (core/sweep.h) and write one row per configuration.
+ * (core/analysis/sweep.h) and write one row per configuration.
  */
 #include "cli.h"
 
-#include "fsutil.h"
-#include "sweep.h"
-#include "trace_guard.h"
+#include "base/fsutil.h"
+#include "analysis/sweep.h"
+#include "analysis/trace_guard.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,8 +1,8 @@
 // grating synth: a Hugging Face model folder with generated weights for a
-// config.json (see core/synth.h for the initialisation and determinism).
+// config.json (see core/model/synth.h for the initialisation and determinism).
 #include "cli.h"
 
-#include "synth.h"
+#include "model/synth.h"
 
 #include <dirent.h>
 #include <getopt.h>

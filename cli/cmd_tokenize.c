@@ -1,12 +1,12 @@
 // grating tokenize: the model's input ids for a (query, document) pair,
 // exactly as Hugging Face builds them: BERT `[CLS] query [SEP] doc [SEP]`
-// (core/wordpiece.h), Qwen3-Reranker the official prompt (core/qwen_prompt.h).
+// (core/tokenize/wordpiece.h), Qwen3-Reranker the official prompt (core/tokenize/qwen_prompt.h).
 #include "cli.h"
 
-#include "bpe.h"
-#include "model_config.h"
-#include "qwen_prompt.h"
-#include "wordpiece.h"
+#include "tokenize/bpe.h"
+#include "model/model_config.h"
+#include "tokenize/qwen_prompt.h"
+#include "tokenize/wordpiece.h"
 
 #include <sys/stat.h>
 
@@ -61,7 +61,7 @@ static void tokenize_print_table(const wordpiece *wp, const wordpiece_encoding *
            enc->truncated ? ", truncated" : "");
 }
 
-// Qwen3: the official prompt through core/qwen_prompt.h.
+// Qwen3: the official prompt through core/tokenize/qwen_prompt.h.
 static int tokenize_qwen3(const char *model, const char *instruction, const char *query,
                           const char *doc, size_t max_len, int json) {
     bpe tok;

@@ -7,10 +7,10 @@
 #include "cli.h"
 
 #include "beir.h"
-#include "engine.h"
-#include "fsutil.h"
-#include "json_file.h"
-#include "trace.h"
+#include "engine/engine.h"
+#include "base/fsutil.h"
+#include "base/json_file.h"
+#include "analysis/trace.h"
 #include "trec.h"
 
 #include <dirent.h>

@@ -1,6 +1,6 @@
 #include "beir.h"
 #include "docs_jsonl.h"
-#include "json_file.h"
+#include "base/json_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -59,8 +59,8 @@
 #ifndef GRATING_BEIR_H
 #define GRATING_BEIR_H
 
-#include "status.h"
-#include "strmap.h"
+#include "base/status.h"
+#include "base/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>

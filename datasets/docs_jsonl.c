@@ -1,6 +1,6 @@
 #include "docs_jsonl.h"
-#include "json_file.h"
-#include "strmap.h"
+#include "base/json_file.h"
+#include "base/strmap.h"
 #include "trec.h"
 
 #include <errno.h>

@@ -19,7 +19,7 @@
 #ifndef GRATING_DOCS_JSONL_H
 #define GRATING_DOCS_JSONL_H
 
-#include "status.h"
+#include "base/status.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 #include "trec.h"
-#include "json_file.h"
+#include "base/json_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

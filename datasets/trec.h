@@ -48,8 +48,8 @@
 #define GRATING_TREC_H
 
 #include "beir.h"
-#include "status.h"
-#include "strmap.h"
+#include "base/status.h"
+#include "base/strmap.h"
 
 #include <stdio.h>
 #include <stddef.h>

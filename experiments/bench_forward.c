@@ -14,8 +14,8 @@
  * The sgemm reference is the forward's largest GEMM shape
  * (n_tok x intermediate x hidden). Reports medians.
  */
-#include "bert.h"
-#include "json_file.h"
+#include "model/bert/bert.h"
+#include "base/json_file.h"
 
 #include <cblas.h>
 #include <getopt.h>

@@ -8,7 +8,7 @@
  *   W=2              dual-layer sliding window (I/O thread reads layer l+1)
  *   W=2+chunk        ... and chunked execution (--chunk candidates at once)
  *   W=2+chunk+cache  ... and an LRU embedding cache (--cache of the vocabulary)
- *   W=2 O_DIRECT     W=2 with the layers read by O_DIRECT (core/direct_io.h):
+ *   W=2 O_DIRECT     W=2 with the layers read by O_DIRECT (core/io/direct_io.h):
  *                    no page-cache work in the I/O thread (not an issue-6 row;
  *                    it shows what buffered cold reads cost the compute)
  *
@@ -31,7 +31,7 @@
  * baseline reads everything here, from the disk), and one query runs
  * (engine_run). Latency is the query's wall time (engine total), loading is
  * reported separately. Peaks: the allocator's high-water mark (total and per
- * category, core/mem.h), getrusage's peak RSS and the timeline's sampled
+ * category, core/base/mem.h), getrusage's peak RSS and the timeline's sampled
  * peak RSS. Timelines go to --timeline (system,t_ms,bytes: the allocator
  * total, for plotting/plot.sh memory-timeline) and its -categories.csv twin.
  *
@@ -62,11 +62,11 @@
  *     machine hits them alike; query CPU time and the load average are
  *     printed to tell contention from exposed I/O).
  */
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "docs_jsonl.h"
-#include "engine.h"
-#include "mem.h"
-#include "mem_timeline.h"
+#include "engine/engine.h"
+#include "base/mem.h"
+#include "base/mem_timeline.h"
 
 #include <cblas.h>
 #include <errno.h>

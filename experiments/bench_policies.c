@@ -13,9 +13,9 @@
  * The configurations file is a JSON array of {"policy": NAME, "params": {...}}.
  */
 #include "beir.h"
-#include "engine.h"
-#include "json_file.h"
-#include "metrics.h"
+#include "engine/engine.h"
+#include "base/json_file.h"
+#include "analysis/metrics.h"
 #include "trec.h"
 
 #include <cblas.h>

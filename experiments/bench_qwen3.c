@@ -18,8 +18,8 @@
  * medians, seconds per query (one forward of the N candidates), peak RSS and
  * the allocator's per-category peaks.
  */
-#include "mem.h"
-#include "qwen3.h"
+#include "base/mem.h"
+#include "model/qwen3/qwen3.h"
 
 #include <cblas.h>
 #include <getopt.h>

@@ -32,7 +32,7 @@
 #ifndef GRATING_KMEANS1D_H
 #define GRATING_KMEANS1D_H
 
-#include "status.h"
+#include "base/status.h"
 
 #include <stddef.h>
 

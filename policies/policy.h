@@ -9,7 +9,7 @@
  *
  * Policies are pure functions of what they are given: the same sequence of
  * policy_reset/policy_decide calls produces the same verdicts, whether the
- * scores come from a live forward (core/engine.c) or from a trace file
+ * scores come from a live forward (core/engine/engine.c) or from a trace file
  * (offline replay). A policy may keep state between calls of one query (e.g.
  * the previous layer's ranking) but must derive it only from its inputs.
  *
@@ -32,7 +32,7 @@
 #ifndef GRATING_POLICY_H
 #define GRATING_POLICY_H
 
-#include "status.h"
+#include "base/status.h"
 
 #include <cjson/cJSON.h>
 #include <stddef.h>

@@ -5,9 +5,9 @@
 // only the Qwen3 tokenizer cases need the shared folder.
 #include "testutil.h"
 
-#include "json_file.h"
-#include "safetensors.h"
-#include "synth.h"
+#include "base/json_file.h"
+#include "io/safetensors.h"
+#include "model/synth.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -7,12 +7,12 @@
 #include "testutil.h"
 
 #include "beir.h"
-#include "bert.h"
+#include "model/bert/bert.h"
 #include "docs_jsonl.h"
-#include "json_file.h"
-#include "mem.h"
-#include "synth.h"
-#include "wordpiece.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "model/synth.h"
+#include "tokenize/wordpiece.h"
 
 #include <math.h>
 #include <stdio.h>

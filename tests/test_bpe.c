@@ -8,11 +8,11 @@
 #include "testutil.h"
 
 #include "beir.h"
-#include "bpe.h"
-#include "json_file.h"
-#include "mem.h"
-#include "qwen_prompt.h"
-#include "strmap.h"
+#include "tokenize/bpe.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "tokenize/qwen_prompt.h"
+#include "base/strmap.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,12 +6,12 @@
 // and on a corrupted folder.
 #include "testutil.h"
 
-#include "checkpoint.h"
-#include "half.h"
-#include "json_file.h"
-#include "mem.h"
-#include "model_config.h"
-#include "safetensors_writer.h"
+#include "io/checkpoint.h"
+#include "base/half.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "model/model_config.h"
+#include "io/safetensors_writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,9 +5,9 @@
 // unchanged; --instruction changes the prompt.
 #include "testutil.h"
 
-#include "json_file.h"
-#include "synth.h"
-#include "trace.h"
+#include "base/json_file.h"
+#include "model/synth.h"
+#include "analysis/trace.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -8,8 +8,8 @@
 #include "testutil.h"
 
 #include "beir.h"
-#include "json_file.h"
-#include "synth.h"
+#include "base/json_file.h"
+#include "model/synth.h"
 #include "trec.h"
 
 #include <math.h>

@@ -3,8 +3,8 @@
 // with a non-zero exit and no output on stdout.
 #include "testutil.h"
 
-#include "json_file.h"
-#include "synth.h"
+#include "base/json_file.h"
+#include "model/synth.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -8,11 +8,11 @@
 // --memory-timeline` prints the same ranking as the plain run.
 #include "testutil.h"
 
-#include "direct_io.h"
-#include "engine.h"
-#include "json_file.h"
-#include "mem.h"
-#include "synth.h"
+#include "io/direct_io.h"
+#include "engine/engine.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "model/synth.h"
 
 #include <fcntl.h>
 #include <math.h>

@@ -7,7 +7,7 @@
 
 #include "beir.h"
 #include "docs_jsonl.h"
-#include "json_file.h"
+#include "base/json_file.h"
 #include "trec.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// The embedding cache (core/embed_cache.c): LRU order and eviction on a tiny
+// The embedding cache (core/io/embed_cache.c): LRU order and eviction on a tiny
 // generated table, hit/miss counters, rows bit-identical to the full table;
 // the engine with a small cache (forcing evictions) gives exactly the scores
 // of the full table for a generated BERT and a generated Qwen3, also with
@@ -6,10 +6,10 @@
 // allocation failures are clean errors without leaks.
 #include "testutil.h"
 
-#include "embed_cache.h"
-#include "engine.h"
-#include "mem.h"
-#include "synth.h"
+#include "io/embed_cache.h"
+#include "engine/engine.h"
+#include "base/mem.h"
+#include "model/synth.h"
 
 #include <math.h>
 #include <stdio.h>

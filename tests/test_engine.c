@@ -1,4 +1,4 @@
-// Invariants of the monolithic engine (core/engine.c):
+// Invariants of the monolithic engine (core/engine/engine.c):
 // - with `none` it equals the plain forward (bert_forward_all_layers);
 // - a candidate still active at layer l has the same layer-l score in a pruned
 //   run as in the full run, whatever left before it;
@@ -8,9 +8,9 @@
 // when ../shared is present, and always on a generated tiny BERT.
 #include "testutil.h"
 
-#include "engine.h"
-#include "json_file.h"
-#include "synth.h"
+#include "engine/engine.h"
+#include "base/json_file.h"
+#include "model/synth.h"
 
 #include <math.h>
 #include <stdio.h>

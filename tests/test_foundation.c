@@ -2,10 +2,10 @@
 // allocator (including fault injection) and the string hash map.
 #include "testutil.h"
 
-#include "mem.h"
-#include "status.h"
-#include "strmap.h"
-#include "json_file.h"
+#include "base/mem.h"
+#include "base/status.h"
+#include "base/strmap.h"
+#include "base/json_file.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
 // given twice multiplied the grid silently.
 #include "testutil.h"
 
-#include "sweep.h"
+#include "analysis/sweep.h"
 
 #include <stdio.h>
 #include <stdlib.h>

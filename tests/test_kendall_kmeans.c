@@ -6,7 +6,7 @@
 
 #include "kendall.h"
 #include "kmeans1d.h"
-#include "status.h"
+#include "base/status.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>

@@ -1,12 +1,12 @@
-// The sampled memory timeline (core/mem_timeline.c): samples follow the
+// The sampled memory timeline (core/base/mem_timeline.c): samples follow the
 // allocator (a buffer allocated mid-run shows up in its category and in the
 // total, and is gone at the end), times increase, a full array halves its
 // samples and doubles the period instead of losing the start or the end,
 // and the CSVs have the exact formats plotting/plot.sh memory-timeline reads.
 #include "testutil.h"
 
-#include "mem.h"
-#include "mem_timeline.h"
+#include "base/mem.h"
+#include "base/mem_timeline.h"
 
 #include <stdio.h>
 #include <stdlib.h>

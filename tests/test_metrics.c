@@ -2,7 +2,7 @@
 // comments), including trec_eval's tie rule.
 #include "testutil.h"
 
-#include "metrics.h"
+#include "analysis/metrics.h"
 #include "trec.h"
 
 #include <math.h>

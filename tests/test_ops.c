@@ -1,7 +1,7 @@
-// The optimised kernels of core/ops.c against their naive references.
+// The optimised kernels of core/model/ops.c against their naive references.
 #include "testutil.h"
 
-#include "ops.h"
+#include "model/ops.h"
 
 #include <gsl/gsl_rng.h>
 #include <math.h>

@@ -1,7 +1,7 @@
 // Tests of the pruning policies: parameter parsing and validation, exact
 // verdicts on hand-made scores (worked out in the comments), and multi-layer
 // queries through a small engine simulator that applies the verdicts to the
-// active set exactly as core/engine.c does.
+// active set exactly as core/engine/engine.c does.
 //
 // Verdict strings: one character per active candidate in id order,
 // 'S' = SELECT, 'D' = DROP, '.' = DEFER.
@@ -10,7 +10,7 @@
 #include "testutil.h"
 
 #include "policy.h"
-#include "status.h"
+#include "base/status.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -113,7 +113,7 @@ static sim_result *sim_r;
 static int sim_last[MAXN]; // layer of each candidate's latest score
 static int sim_select_order[MAXN];
 
-// core/engine.h order: selected (earlier selection first, then score desc,
+// core/engine/engine.h order: selected (earlier selection first, then score desc,
 // then lower id), then the still-active (latest score desc, lower id), then
 // dropped (later drop first, then score desc). Scores are the latest ones.
 static int sim_cmp(const void *a, const void *b) {
@@ -131,7 +131,7 @@ static int sim_cmp(const void *a, const void *b) {
     return (i > j) - (i < j);
 }
 
-// Runs one query like core/engine.c: scores is (n_layers + 1) x n, row l =
+// Runs one query like core/engine/engine.c: scores is (n_layers + 1) x n, row l =
 // the scores after layer l; decide() is called for l = 0 .. n_layers - 1 on
 // the active candidates; verdicts are applied; STOP ends the query.
 static status sim_run(policy *p, const float *scores, int n_layers, size_t n, size_t k,

@@ -1,12 +1,12 @@
-// Qwen3ForCausalLM configs (core/model_config.c): the real Qwen3-Reranker-0.6B
+// Qwen3ForCausalLM configs (core/model/model_config.c): the real Qwen3-Reranker-0.6B
 // and -8B configs give the published parameter counts, recomputed here from
 // the architecture's shapes; options the forward does not implement are
 // rejected with messages that name the key; defaults follow transformers'
 // Qwen3Config; `grating info` describes a generated Qwen3 folder.
 #include "testutil.h"
 
-#include "model_config.h"
-#include "synth.h"
+#include "model/model_config.h"
+#include "model/synth.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -14,12 +14,12 @@
 #include "testutil.h"
 
 #include "docs_jsonl.h"
-#include "json_file.h"
-#include "mem.h"
-#include "qwen3.h"
-#include "qwen_prompt.h"
-#include "strmap.h"
-#include "synth.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "model/qwen3/qwen3.h"
+#include "tokenize/qwen_prompt.h"
+#include "base/strmap.h"
+#include "model/synth.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -339,7 +339,7 @@ static void test_truncated_checkpoint_is_an_error(void **state) {
     assert_int_equal(mem_current_bytes(MEM_EMBEDDINGS), embed0);
 }
 
-// The C tokenizer and prompt builder (core/bpe.h, core/qwen_prompt.h) give
+// The C tokenizer and prompt builder (core/tokenize/bpe.h, core/tokenize/qwen_prompt.h) give
 // the ids the golden inputs were made with (by HF tokenizers), so the engine
 // feeds the model what the reference scored. Needs ../shared (skips without).
 static void test_golden_inputs_match_our_prompt_builder(void **state) {

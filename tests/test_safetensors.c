@@ -4,11 +4,11 @@
 // compiler's _Float16), and the streaming writer and shard planner.
 #include "testutil.h"
 
-#include "half.h"
-#include "mem.h"
-#include "safetensors.h"
-#include "safetensors_writer.h"
-#include "json_file.h"
+#include "base/half.h"
+#include "base/mem.h"
+#include "io/safetensors.h"
+#include "io/safetensors_writer.h"
+#include "base/json_file.h"
 
 #include <math.h>
 #include <stdio.h>

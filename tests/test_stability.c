@@ -1,8 +1,8 @@
-// Stability analysis (core/stability.c) on a hand-made trace whose values
+// Stability analysis (core/analysis/stability.c) on a hand-made trace whose values
 // are worked out in the comments.
 #include "testutil.h"
 
-#include "stability.h"
+#include "analysis/stability.h"
 
 #include <math.h>
 #include <string.h>

@@ -1,15 +1,15 @@
-// Offline sweeps (core/sweep.c): grid expansion and validation; a replay of
+// Offline sweeps (core/analysis/sweep.c): grid expansion and validation; a replay of
 // a trace makes exactly the decisions of a live `rerank` (same top-K, same
 // candidate-layers, same exit layers); the CLI pipeline trace -> sweep on a
 // generated model and a small BEIR dataset, with 3 shards merged equal to
 // the unsharded result.
 #include "testutil.h"
 
-#include "engine.h"
-#include "json_file.h"
-#include "metrics.h"
-#include "sweep.h"
-#include "synth.h"
+#include "engine/engine.h"
+#include "base/json_file.h"
+#include "analysis/metrics.h"
+#include "analysis/sweep.h"
+#include "model/synth.h"
 #include "trec.h"
 
 #include <dirent.h>

@@ -1,4 +1,4 @@
-// Tests of `grating synth` (core/synth.c): byte-identical output for a
+// Tests of `grating synth` (core/model/synth.c): byte-identical output for a
 // seed, golden values (an independent MT19937 + splitmix64 recomputation
 // gave the same bits), every dtype and sharding passing checkpoint_open,
 // the initialisation statistics, the generated vocabulary, the real MiniLM
@@ -6,11 +6,11 @@
 // failure (fault injection), size parsing, and the CLI.
 #include "testutil.h"
 
-#include "checkpoint.h"
-#include "half.h"
-#include "json_file.h"
-#include "mem.h"
-#include "synth.h"
+#include "io/checkpoint.h"
+#include "base/half.h"
+#include "base/json_file.h"
+#include "base/mem.h"
+#include "model/synth.h"
 
 #include <dirent.h>
 #include <math.h>

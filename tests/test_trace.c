@@ -1,8 +1,8 @@
-// HDF5 trace files (core/trace.c): round trip, the schema as other tools see
+// HDF5 trace files (core/analysis/trace.c): round trip, the schema as other tools see
 // it (h5dump), crash safety (.partial until finished), --resume, merge.
 #include "testutil.h"
 
-#include "trace.h"
+#include "analysis/trace.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -8,7 +8,7 @@
 // lines.
 #include "testutil.h"
 
-#include "trace.h"
+#include "analysis/trace.h"
 
 #include <fcntl.h>
 #include <limits.h>

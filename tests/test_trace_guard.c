@@ -1,11 +1,11 @@
-// Reading untrusted HDF5 files (core/trace_guard.c): the corrupt traces of
+// Reading untrusted HDF5 files (core/analysis/trace_guard.c): the corrupt traces of
 // ../shared/repros through stability, sweep and merge, generated corruptions
 // of a small valid trace (truncations, byte flips) and of a sweep file, the
 // schema checks, and `grating merge` (run order, provenance, --force).
 #include "testutil.h"
 
-#include "trace.h"
-#include "trace_guard.h"
+#include "analysis/trace.h"
+#include "analysis/trace_guard.h"
 
 #include <fcntl.h>
 #include <math.h>

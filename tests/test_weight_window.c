@@ -1,13 +1,13 @@
-// The weight window (core/weight_window.c): correct slots in order for W = 1,
+// The weight window (core/io/weight_window.c): correct slots in order for W = 1,
 // 2, 3; I/O errors fail cleanly without hanging the I/O
 // thread; the engine with a window gives exactly the resident scores; a
 // checkpoint truncated while a run streams it is a clean error.
 #include "testutil.h"
 
-#include "engine.h"
-#include "mem.h"
-#include "synth.h"
-#include "weight_window.h"
+#include "engine/engine.h"
+#include "base/mem.h"
+#include "model/synth.h"
+#include "io/weight_window.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,9 +6,9 @@
 // loading errors, and the `grating tokenize` command.
 #include "testutil.h"
 
-#include "json_file.h"
-#include "strmap.h"
-#include "wordpiece.h"
+#include "base/json_file.h"
+#include "base/strmap.h"
+#include "tokenize/wordpiece.h"
 
 #include <stdio.h>
 #include <stdlib.h>

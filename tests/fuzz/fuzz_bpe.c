@@ -1,10 +1,10 @@
-// fuzz_bpe.c - core/bpe.c: a Qwen2/Qwen3 byte-level BPE tokenizer folder.
+// fuzz_bpe.c - core/tokenize/bpe.c: a Qwen2/Qwen3 byte-level BPE tokenizer folder.
 // Input: tokenizer.json [FUZZ_SEPARATOR text]; with four parts the folder
 // holds vocab.json + merges.txt + tokenizer_config.json instead (vocab.json
 // SEP text SEP merges.txt SEP tokenizer_config.json). A tokenizer that loads
 // encodes the text (or a fixed text), with and without a limit, and decodes
 // the ids.
-#include "bpe.h"
+#include "tokenize/bpe.h"
 #include "fuzz_util.h"
 
 #include <stdlib.h>

@@ -1,11 +1,11 @@
-// fuzz_checkpoint.c - core/checkpoint.c: a model folder.
+// fuzz_checkpoint.c - core/io/checkpoint.c: a model folder.
 // Input: config.json FUZZ_SEPARATOR model.safetensors, or, with three or more
 // parts, config.json / model.safetensors.index.json / the shards
 // model-00001-of-0000n.safetensors ... (n = parts - 2).
 // A folder that opens has every expected tensor read.
-#include "checkpoint.h"
+#include "io/checkpoint.h"
 #include "fuzz_util.h"
-#include "safetensors_writer.h"
+#include "io/safetensors_writer.h"
 
 #include <stdio.h>
 #include <stdlib.h>

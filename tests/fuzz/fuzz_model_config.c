@@ -1,8 +1,8 @@
-// fuzz_model_config.c - core/model_config.c: the input is one config.json.
+// fuzz_model_config.c - core/model/model_config.c: the input is one config.json.
 // A config that loads is expanded into its tensor list and a small batch is
 // checked against it.
 #include "fuzz_util.h"
-#include "model_config.h"
+#include "model/model_config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,11 +7,11 @@
 // 1 + b2 % 12 layers, then one signed byte per score (score = byte / 4; the
 // byte 0x80 is a NaN, which must be refused, not crash). Without replay bytes
 // a fixed query is used.
-#include "engine.h"
+#include "engine/engine.h"
 #include "fuzz_util.h"
 #include "policy.h"
-#include "sweep.h"
-#include "trace.h"
+#include "analysis/sweep.h"
+#include "analysis/trace.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>

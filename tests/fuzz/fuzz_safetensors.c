@@ -1,8 +1,8 @@
-// fuzz_safetensors.c - core/safetensors.c: the input is one .safetensors file.
+// fuzz_safetensors.c - core/io/safetensors.c: the input is one .safetensors file.
 // Every tensor that opens is read (f32, a range, raw) and the header
 // invariants that readers rely on are checked.
 #include "fuzz_util.h"
-#include "safetensors.h"
+#include "io/safetensors.h"
 
 #include <stdlib.h>
 

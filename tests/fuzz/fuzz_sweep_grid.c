@@ -1,9 +1,9 @@
-// fuzz_sweep_grid.c - core/sweep.c sweep_grid_load: the input is one grid
+// fuzz_sweep_grid.c - core/analysis/sweep.c sweep_grid_load: the input is one grid
 // file (experiments/README.md). Every configuration of a grid that loads is
 // checked and its policy created again from the expanded parameters.
 #include "fuzz_util.h"
 #include "policy.h"
-#include "sweep.h"
+#include "analysis/sweep.h"
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>

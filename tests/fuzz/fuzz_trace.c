@@ -1,4 +1,4 @@
-// fuzz_trace.c - core/trace.c trace_read: grating's own validation of a
+// fuzz_trace.c - core/analysis/trace.c trace_read: grating's own validation of a
 // trace, on files that libhdf5 itself reads without trouble.
 //
 // The input is not an HDF5 file but a recipe: a byte stream that this harness
@@ -11,7 +11,7 @@
 // so an all-zero input is a valid trace. After trace_read, every HDF5 object
 // grating opened must be closed again.
 #include "fuzz_util.h"
-#include "trace.h"
+#include "analysis/trace.h"
 
 #include <hdf5.h>
 #include <math.h>

@@ -1,4 +1,4 @@
-// fuzz_trace_h5.c - core/trace.c trace_read on raw file bytes: the input is
+// fuzz_trace_h5.c - core/analysis/trace.c trace_read on raw file bytes: the input is
 // the .h5 file itself. This reaches libhdf5's own parsers, which crash, hang
 // or leak on some corrupt files (libhdf5 1.10.8; ../shared/repros/trace-hdf5-*).
 // Such crashes are libhdf5's, not grating's: tests/fuzz/run.sh classifies a
@@ -6,7 +6,7 @@
 // "known libhdf5" and does not fail on it (README.md). fuzz_trace covers
 // grating's validation on well-formed HDF5.
 #include "fuzz_util.h"
-#include "trace.h"
+#include "analysis/trace.h"
 
 #include <hdf5.h>
 #include <stdio.h>

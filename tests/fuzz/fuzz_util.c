@@ -1,6 +1,6 @@
 // fuzz_util.c - temporary files and input splitting for the harnesses.
 #include "fuzz_util.h"
-#include "status.h"
+#include "base/status.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,11 +1,11 @@
-// fuzz_wordpiece.c - core/wordpiece.c: a BERT tokenizer folder.
+// fuzz_wordpiece.c - core/tokenize/wordpiece.c: a BERT tokenizer folder.
 // Input: tokenizer.json [FUZZ_SEPARATOR text]. When the first part does not
 // start with '{' the folder instead holds vocab.txt = part 1 and, when there
 // is a third part, tokenizer_config.json = part 3 (vocab.txt SEP text SEP
 // tokenizer_config.json). A tokenizer that loads encodes the text (or a fixed
 // text) as a single sequence and as a pair, and every id maps back to a token.
 #include "fuzz_util.h"
-#include "wordpiece.h"
+#include "tokenize/wordpiece.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,0 +1,144 @@
+/*
+ * reranker.h - one interface over the supported reranker architectures
+ * (BERT-family cross-encoders, Qwen3-Reranker): the model, its tokenizer and
+ * input format, and the forward pieces the engine drives layer by layer.
+ * Every command (score, rerank, trace) goes through it, so a Hugging Face
+ * folder of either family works with every command unchanged.
+ *
+ *     reranker r;
+ *     if (reranker_open(&r, "models/Qwen3-Reranker-0.6B", NULL) != STATUS_OK) ...
+ *     reranker_encoding enc = {0};
+ *     reranker_encode_pair(&r, query, doc, 512, &enc);   // ids (+ token types)
+ *     ...pack into a reranker_batch, then engine_run(&r, &batch, policy, ...)...
+ *     reranker_encoding_free(&enc);
+ *     reranker_close(&r);
+ *
+ * Inputs: BERT: `[CLS] query [SEP] document [SEP]` (WordPiece, document side
+ * truncated); Qwen3-Reranker: the official prompt (core/tokenize/qwen_prompt.h) with an
+ * instruction (default: the model card's), document truncated.
+ * Scores are logits: BERT classifier logit 0; Qwen3 logit(yes) - logit(no)
+ * (P(yes) = sigmoid(score)).
+ */
+#ifndef GRATING_RERANKER_H
+#define GRATING_RERANKER_H
+
+#include "model/bert/bert.h"
+#include "tokenize/bpe.h"
+#include "model/model_config.h"
+#include "model/qwen3/qwen3.h"
+#include "tokenize/qwen_prompt.h"
+#include "base/status.h"
+#include "tokenize/wordpiece.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+// A packed batch (see bert.h). type_ids may be NULL for architectures
+// without token types (Qwen3).
+typedef bert_batch reranker_batch;
+
+typedef struct {
+    model_arch arch;
+    model_config cfg;
+    char *instruction; // Qwen3 prompt instruction (NULL = default)
+    // One of the two, by arch.
+    bert_model bert;
+    qwen3_model qwen;
+    wordpiece wp;
+    bpe bpe_tok;
+    qwen_prompt prompt;
+    const char *tokenizer_source; // the file the vocabulary came from
+    direct_io *dio; // O_DIRECT reader of streamed layers (reranker_options.direct_io), or NULL
+} reranker;
+
+typedef struct {
+    int32_t *ids;      // (len,)
+    int32_t *type_ids; // (len,) zeros for Qwen3
+    size_t len, cap;
+    int truncated;
+    // Private.
+    wordpiece_encoding wp_enc;
+    qwen_prompt_encoding qp_enc;
+} reranker_encoding;
+
+typedef struct {
+    model_arch arch;
+    bert_workspace bert;
+    qwen3_workspace qwen;
+} reranker_workspace;
+
+// How much of the model is kept in memory.
+typedef struct {
+    // 1: every layer is read at open (the in-memory baseline); 0: layers are
+    // streamed through a weight_window (reranker_layer_read fills its slots).
+    int resident_layers;
+    // 0: the whole word-embedding table is read at open; > 0: an LRU of this
+    // many rows read from the checkpoint on a miss (core/io/embed_cache.h).
+    size_t embed_cache_rows;
+    // 1: reranker_layer_read (the weight window's reads) uses O_DIRECT
+    // (core/io/direct_io.h) instead of buffered pread; layers read at open and
+    // embedding rows stay buffered. Fails at open on filesystems without
+    // O_DIRECT. reranker_layer_read must then not run on two threads at once
+    // (one staging buffer): one weight window per reranker.
+    int direct_io;
+    // 1: a checkpoint holding tensors the architecture does not read (e.g.
+    // more layers than config.json says) is accepted; 0 (default): refused
+    // with the list (checkpoint_options, `--allow-unused-tensors`).
+    int allow_unused_tensors;
+} reranker_options;
+
+// Opens model + tokenizer of a Hugging Face folder as `opt` says.
+// `instruction` is used by instruction-following rerankers (Qwen3), NULL =
+// the default; BERT ignores it. On failure nothing needs closing.
+//
+//     reranker_options opt = {.resident_layers = 0,
+//                             .embed_cache_rows = embed_cache_rows_for_fraction(V, 0.10)};
+//     if (reranker_open_ex(&r, dir, NULL, &opt) != STATUS_OK) ...
+status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
+                        const reranker_options *opt);
+// All layers resident, full embedding table.
+status reranker_open(reranker *r, const char *dir, const char *instruction);
+// Layers streamed, full embedding table.
+status reranker_open_streamed(reranker *r, const char *dir, const char *instruction);
+// The embedding cache, or NULL when the full table is resident (for its
+// statistics: hits, misses, read_seconds; embed_cache_reset_stats per query).
+embed_cache *reranker_embed_cache(const reranker *r);
+// 1 when the layers are in memory (reranker_open).
+int reranker_layers_resident(const reranker *r);
+// Floats of one layer slot, and the reader a weight_window calls
+// (ctx = const reranker *).
+size_t reranker_layer_floats(const reranker *r);
+status reranker_layer_read(void *ctx, int layer, float *slot);
+void reranker_close(reranker *r);
+
+// The model's input for one pair, the document truncated to fit max_len.
+status reranker_encode_pair(const reranker *r, const char *query, const char *doc, size_t max_len,
+                            reranker_encoding *enc);
+void reranker_encoding_free(reranker_encoding *enc);
+
+// Checks --max-len against the model (default `given == 0`: capped to the
+// model's limit) and the tokenizer against the embedding table.
+status reranker_check_max_len(const reranker *r, long *max_len, int given);
+
+// Forward pieces (see bert.h / qwen3.h).
+status reranker_batch_validate(const reranker *r, const reranker_batch *b);
+status reranker_workspace_init(const reranker *r, reranker_workspace *ws, size_t max_tok,
+                               size_t max_seq_len, size_t max_seqs);
+void reranker_workspace_free(reranker_workspace *ws);
+// Fails only with the embedding cache (a miss whose read fails).
+status reranker_embed(const reranker *r, const reranker_batch *b, float *h);
+status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
+                              reranker_workspace *ws);
+// One layer with its weights in `slot` (reranker_layer_floats floats, as
+// reranker_layer_read wrote them).
+status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
+                                   float *h, reranker_workspace *ws);
+status reranker_score(const reranker *r, const reranker_batch *b, const float *h,
+                      reranker_workspace *ws, float *scores);
+// All layers with per-layer scores (n_layers + 1, n_seq).
+status reranker_forward_all_layers(const reranker *r, const reranker_batch *b, size_t chunk,
+                                   float *layer_scores);
+// Matmul FLOPs of the full forward over the batch.
+double reranker_forward_flops(const reranker *r, const reranker_batch *b);
+
+#endif

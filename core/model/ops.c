@@ -1,0 +1,195 @@
+#include "model/ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
+                float *y, int accumulate) {
+    if (b) {
+        for (size_t i = 0; i < n; i++) {
+            float *row = y + i * out;
+            if (accumulate)
+                for (size_t j = 0; j < out; j++)
+                    row[j] += b[j];
+            else
+                memcpy(row, b, out * sizeof *row);
+        }
+    }
+    float beta = (accumulate || b) ? 1.0f : 0.0f;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
+                (int)in, w, (int)in, beta, y, (int)out);
+}
+
+void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, const float *beta,
+                        float eps) {
+    for (size_t i = 0; i < n; i++) {
+        float *row = x + i * dim;
+        double sum = 0.0;
+        for (size_t j = 0; j < dim; j++)
+            sum += row[j];
+        double mean = sum / (double)dim;
+        double sq = 0.0;
+        for (size_t j = 0; j < dim; j++) {
+            double d = row[j] - mean;
+            sq += d * d;
+        }
+        float rstd = (float)(1.0 / sqrt(sq / (double)dim + (double)eps));
+        float m = (float)mean;
+        for (size_t j = 0; j < dim; j++)
+            row[j] = (row[j] - m) * rstd * gamma[j] + beta[j];
+    }
+}
+
+// exp(x) = 2^n * exp(r), r = x - n ln2 in [-ln2/2, ln2/2]; degree-6 Taylor/minimax
+// polynomial. Written without calls or branches (selects only) so loops over
+// it vectorise. Defined for every input: x is clamped to [-87, 88] (so -Inf
+// gives exp(-87) and +Inf exp(88), as any finite x beyond them), and NaN is
+// computed as 0 and returned as NaN; n + 127 is then in [1, 254], and the
+// exponent bits are built unsigned (a NaN cast to int32_t or a left shift of
+// a negative value would be undefined). Finite results are bit-identical to
+// the version without these guards (tests/test_ops.c keeps it as reference).
+float ops_expf_fast(float x) {
+    float xc = x != x ? 0.0f : x; // NaN -> 0 (restored below)
+    xc = xc < -87.0f ? -87.0f : xc;
+    xc = xc > 88.0f ? 88.0f : xc;
+    const float magic = 12582912.0f; // 1.5 * 2^23: adding it rounds to an integer
+    float t = xc * 1.44269504088896341f + magic;
+    float nf = t - magic;
+    float r = xc - nf * 0.693145751953125f; // ln2 high part (exact in float)
+    r = r - nf * 1.42860682030941723212e-6f;
+    float p = 1.0f / 720.0f;
+    p = p * r + 1.0f / 120.0f;
+    p = p * r + 1.0f / 24.0f;
+    p = p * r + 1.0f / 6.0f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t n = (int32_t)nf; // in [-126, 127]
+    uint32_t bits = (uint32_t)(n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    float y = p * scale;
+    return x != x ? x : y;
+}
+
+// erf: for |x| >= 0.5 Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7, the
+// rule of PyTorch's vectorised CPU erf); below 0.9 its "1 - small" form
+// loses digits to cancellation, so a Maclaurin series to x^19 (error < 2e-9) is used.
+// Both are computed and one selected, which keeps the loop vectorisable.
+float ops_erff_fast(float x) {
+    float ax = fabsf(x);
+    float t = 1.0f / (1.0f + 0.3275911f * ax);
+    float poly = 1.061405429f;
+    poly = poly * t - 1.453152027f;
+    poly = poly * t + 1.421413741f;
+    poly = poly * t - 0.284496736f;
+    poly = poly * t + 0.254829592f;
+    float tail = 1.0f - poly * t * ops_expf_fast(-ax * ax);
+    float x2 = ax * ax;
+    float series = -1.0f / 6894720.0f;
+    series = series * x2 + 1.0f / 685440.0f;
+    series = series * x2 - 1.0f / 75600.0f;
+    series = series * x2 + 1.0f / 9360.0f;
+    series = series * x2 - 1.0f / 1320.0f;
+    series = series * x2 + 1.0f / 216.0f;
+    series = series * x2 - 1.0f / 42.0f;
+    series = series * x2 + 1.0f / 10.0f;
+    series = series * x2 - 1.0f / 3.0f;
+    series = series * x2 + 1.0f;
+    series = series * ax * 1.12837916709551257f; // 2 / sqrt(pi)
+    float y = ax < 0.9f ? series : tail;
+    return x < 0.0f ? -y : y;
+}
+
+void ops_gelu_erf(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + ops_erff_fast(v * 0.70710678118654752f));
+    }
+}
+
+void ops_softmax_rows(float *x, size_t n, size_t dim, float scale) {
+    for (size_t i = 0; i < n; i++) {
+        float *row = x + i * dim;
+        float mx = -INFINITY;
+        for (size_t j = 0; j < dim; j++)
+            mx = row[j] > mx ? row[j] : mx;
+        float sum = 0.0f;
+        for (size_t j = 0; j < dim; j++) {
+            float e = ops_expf_fast((row[j] - mx) * scale);
+            row[j] = e;
+            sum += e;
+        }
+        float inv = 1.0f / sum;
+        for (size_t j = 0; j < dim; j++)
+            row[j] *= inv;
+    }
+}
+
+void ops_rmsnorm_rows(const float *x, size_t n, size_t dim, const float *w, float eps, float *y) {
+    for (size_t i = 0; i < n; i++) {
+        const float *row = x + i * dim;
+        float *out = y + i * dim;
+        double sq = 0.0;
+        for (size_t j = 0; j < dim; j++)
+            sq += (double)row[j] * row[j];
+        float rstd = (float)(1.0 / sqrt(sq / (double)dim + (double)eps));
+        // Two roundings as in HF: (x * rstd) is the float32 normalised value,
+        // which is then multiplied by the weight.
+        for (size_t j = 0; j < dim; j++) {
+            float v = row[j] * rstd;
+            out[j] = w[j] * v;
+        }
+    }
+}
+
+void ops_rope_table(size_t n_pos, size_t dim, double theta, float *cos_t, float *sin_t) {
+    size_t half = dim / 2;
+    for (size_t i = 0; i < half; i++) {
+        // torch: arange(0, dim, 2).float() / dim (float32 division), then
+        // theta ** that (float32 pow; the double pow rounded once gives the
+        // correctly rounded float, as glibc's powf does), then 1.0 / that.
+        float e = (float)(2 * i) / (float)dim;
+        float p = (float)pow(theta, (double)e);
+        float inv_freq = 1.0f / p;
+        for (size_t pos = 0; pos < n_pos; pos++) {
+            float angle = inv_freq * (float)pos; // float32 product, as HF's matmul with k = 1
+            cos_t[pos * half + i] = (float)cos((double)angle);
+            sin_t[pos * half + i] = (float)sin((double)angle);
+        }
+    }
+}
+
+void ops_rope_heads(float *x, size_t n_heads, size_t dim, const float *cos_p, const float *sin_p) {
+    size_t half = dim / 2;
+    for (size_t h = 0; h < n_heads; h++) {
+        float *a = x + h * dim; // first half
+        float *b = a + half;    // second half
+        for (size_t i = 0; i < half; i++) {
+            float x1 = a[i], x2 = b[i];
+            float c = cos_p[i], s = sin_p[i];
+            a[i] = x1 * c - x2 * s;
+            b[i] = x2 * c + x1 * s;
+        }
+    }
+}
+
+void ops_swiglu(const float *gate, const float *up, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float g = gate[i];
+        out[i] = g / (1.0f + ops_expf_fast(-g)) * up[i];
+    }
+}
+
+void ops_tanh(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = tanhf(x[i]);
+}
+
+int ops_all_finite(const float *x, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return 0;
+    return 1;
+}

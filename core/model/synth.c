@@ -1,0 +1,476 @@
+#include "model/synth.h"
+
+#include "base/fsutil.h"
+#include "base/mem.h"
+#include "io/safetensors_writer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <gsl/gsl_rng.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+// sqrt(3): uniform(-a, a) has std a / sqrt(3). A constant, so generation
+// needs no libm call.
+#define SYNTH_SQRT3 1.7320508075688772
+
+// Files copied from the config's folder when present.
+static const char *const synth_tokenizer_files[] = {
+    "tokenizer.json",          "vocab.txt",  "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.json", "merges.txt",
+};
+
+void synth_options_default(synth_options *o) {
+    memset(o, 0, sizeof *o);
+    o->dtype = SAFETENSORS_F32;
+    o->max_shard_bytes = SYNTH_DEFAULT_MAX_SHARD_BYTES;
+    o->scale = 1.0;
+}
+
+static double synth_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+// splitmix64: spreads (seed, index) over the 32 seed bits MT19937 takes.
+static uint64_t synth_mix(uint64_t x) {
+    x += 0x9e3779b97f4a7c15ull;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+static unsigned long synth_stream_seed(uint64_t seed, size_t index) {
+    return (unsigned long)(synth_mix(seed ^ synth_mix((uint64_t)index)) & 0xffffffffull);
+}
+
+static int synth_ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+// How one tensor is initialised: value = offset + uniform(-a, a), computed
+// as offset + v * factor with v a 24-bit signed integer.
+typedef struct {
+    float factor; // a / 2^23
+    float offset;
+} synth_init;
+
+static synth_init synth_init_for(const tensor_spec *spec, double scale) {
+    double std = 0.02, offset = 0.0;
+    if (synth_ends_with(spec->name, "LayerNorm.weight")) {
+        offset = 1.0;
+        std = 0.1 / SYNTH_SQRT3; // a = 0.1
+    } else if (synth_ends_with(spec->name, "norm.weight")) {
+        // Qwen3 RMSNorm weights (input/post-attention, q_norm/k_norm, final
+        // model.norm): scales around 1 like the LayerNorm weights.
+        offset = 1.0;
+        std = 0.1 / SYNTH_SQRT3; // a = 0.1
+    } else if (synth_ends_with(spec->name, "LayerNorm.bias") || spec->n_dims == 1) {
+        std = 0.02;
+    } else if (strncmp(spec->name, "classifier.", 11) == 0) {
+        std = 0.5;
+    } else {
+        std = 0.02 * scale;
+    }
+    synth_init in;
+    in.factor = (float)(std * SYNTH_SQRT3 / 8388608.0);
+    in.offset = (float)offset;
+    return in;
+}
+
+static void synth_fill(gsl_rng *rng, synth_init in, float *dst, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        // MT19937 gives 32 random bits; keep the top 24 as a signed integer
+        // in [-2^23, 2^23), exactly representable as a float.
+        int32_t v = (int32_t)((uint32_t)gsl_rng_get(rng) >> 8) - (1 << 23);
+        // Two statements: one exactly rounded multiply, one add, never
+        // contracted into an FMA (which would change the bits on some CPUs).
+        float t = (float)v * in.factor;
+        dst[i] = t + in.offset;
+    }
+}
+
+status synth_tensor_values(const tensor_spec *spec, size_t index, uint64_t seed, double scale,
+                           float *dst, size_t count) {
+    if ((int64_t)count > tensor_spec_numel(spec))
+        return status_fail(STATUS_ERR_ARG, "synth: tensor '%s': %zu values requested, it has %lld",
+                           spec->name, count, (long long)tensor_spec_numel(spec));
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    if (!rng) return status_fail(STATUS_ERR_NOMEM, "synth: cannot allocate the RNG");
+    gsl_rng_set(rng, synth_stream_seed(seed, index));
+    synth_fill(rng, synth_init_for(spec, scale), dst, count);
+    gsl_rng_free(rng);
+    return STATUS_OK;
+}
+
+// "DIR/NAME" (mem_alloc'd).
+static char *synth_join(const char *dir, const char *name) {
+    size_t d = strlen(dir), n = strlen(name);
+    char *p = mem_alloc(MEM_OTHER, d + n + 2);
+    if (!p) return NULL;
+    memcpy(p, dir, d);
+    p[d] = '/';
+    memcpy(p + d + 1, name, n + 1);
+    return p;
+}
+
+static status synth_copy_file(const char *src, const char *dst) {
+    enum { CHUNK = 1 << 16 };
+    int in = open(src, O_RDONLY | O_CLOEXEC);
+    if (in < 0) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
+    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (out < 0) {
+        close(in);
+        return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", dst, strerror(errno));
+    }
+    status st = STATUS_OK;
+    char *buf = mem_alloc(MEM_OTHER, CHUNK);
+    if (!buf) st = status_wrap(STATUS_ERR_NOMEM, "copying %s", src);
+    while (st == STATUS_OK) {
+        ssize_t got = read(in, buf, CHUNK);
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            st = status_fail(STATUS_ERR_IO, "%s: read error: %s", src, strerror(errno));
+            break;
+        }
+        if (got == 0) break;
+        for (ssize_t done = 0; done < got;) {
+            ssize_t put = write(out, buf + done, (size_t)(got - done));
+            if (put < 0 && errno == EINTR) continue;
+            if (put < 0) {
+                st = status_fail(STATUS_ERR_IO, "%s: write failed: %s", dst, strerror(errno));
+                break;
+            }
+            done += put;
+        }
+    }
+    mem_free(buf);
+    close(in);
+    if (close(out) != 0 && st == STATUS_OK)
+        st = status_fail(STATUS_ERR_IO, "%s: close failed: %s", dst, strerror(errno));
+    return st;
+}
+
+// The n-th word of the filler: all lowercase words of length 2, then of
+// length 3, ... (aa, ab, ..., zz, aaa, ...), each followed by its ## form.
+static void synth_filler_token(uint64_t n, char *buf, size_t cap) {
+    uint64_t word = n / 2;
+    int len = 2;
+    uint64_t count = 26 * 26;
+    while (word >= count) {
+        word -= count;
+        len++;
+        count *= 26;
+    }
+    size_t at = 0;
+    if (n % 2 == 1) at += (size_t)snprintf(buf, cap, "##");
+    for (int i = len - 1; i >= 0 && at + (size_t)i + 1 < cap; i--) {
+        buf[at + (size_t)i] = (char)('a' + word % 26);
+        word /= 26;
+    }
+    at += (size_t)len < cap - at ? (size_t)len : cap - at - 1;
+    buf[at] = '\0';
+}
+
+status synth_write_bert_vocab(const char *path, int64_t vocab_size) {
+    if (vocab_size < 5)
+        return status_fail(STATUS_ERR_ARG,
+                           "%s: vocab_size %lld is too small for a BERT vocabulary (the 5 special "
+                           "tokens need 5 ids)",
+                           path, (long long)vocab_size);
+    FILE *f = fopen(path, "w");
+    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    static const char singles[] = "abcdefghijklmnopqrstuvwxyz0123456789"
+                                  "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
+    const int64_t n_singles = (int64_t)sizeof singles - 1;
+    // bert-base-uncased ids for the specials when they fit.
+    int bert_ids = vocab_size > 103;
+    int64_t unused = 0, filler = 0;
+    for (int64_t id = 0; id < vocab_size; id++) {
+        char tok[64];
+        int64_t first_free = bert_ids ? 104 : 5;
+        if (id == 0)
+            snprintf(tok, sizeof tok, "[PAD]");
+        else if (id == (bert_ids ? 100 : 1))
+            snprintf(tok, sizeof tok, "[UNK]");
+        else if (id == (bert_ids ? 101 : 2))
+            snprintf(tok, sizeof tok, "[CLS]");
+        else if (id == (bert_ids ? 102 : 3))
+            snprintf(tok, sizeof tok, "[SEP]");
+        else if (id == (bert_ids ? 103 : 4))
+            snprintf(tok, sizeof tok, "[MASK]");
+        else if (id < first_free)
+            snprintf(tok, sizeof tok, "[unused%lld]", (long long)unused++);
+        else if (id - first_free < n_singles)
+            snprintf(tok, sizeof tok, "%c", singles[id - first_free]);
+        else if (id - first_free < 2 * n_singles)
+            snprintf(tok, sizeof tok, "##%c", singles[id - first_free - n_singles]);
+        else
+            synth_filler_token((uint64_t)filler++, tok, sizeof tok);
+        fprintf(f, "%s\n", tok);
+    }
+    int err = ferror(f);
+    if (fclose(f) != 0 || err)
+        return status_fail(STATUS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
+    return STATUS_OK;
+}
+
+static int synth_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+static void synth_rmtree(const char *path) {
+    nftw(path, synth_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+// 1 when dir has entries besides . and ..
+static int synth_dir_nonempty(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return 1;
+    int found = 0;
+    struct dirent *e;
+    while (!found && (e = readdir(d)))
+        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    return found;
+}
+
+// Copies the tokenizer files next to the config, or generates vocab.txt.
+static status synth_tokenizer(const synth_options *o, const model_config *cfg, const char *tmp,
+                              synth_report *r) {
+    status st = STATUS_OK;
+    size_t n = strlen(o->config_path);
+    char *src_dir = mem_alloc(MEM_OTHER, n + 2);
+    if (!src_dir) return status_wrap(STATUS_ERR_NOMEM, "synth");
+    memcpy(src_dir, o->config_path, n + 1);
+    char *slash = strrchr(src_dir, '/');
+    if (slash)
+        *slash = '\0';
+    else
+        strcpy(src_dir, ".");
+    for (size_t i = 0; st == STATUS_OK && i < sizeof synth_tokenizer_files / sizeof(char *); i++) {
+        char *src = synth_join(src_dir, synth_tokenizer_files[i]);
+        char *dst = synth_join(tmp, synth_tokenizer_files[i]);
+        struct stat sb;
+        if (!src || !dst)
+            st = status_wrap(STATUS_ERR_NOMEM, "synth");
+        else if (stat(src, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                 (st = synth_copy_file(src, dst)) == STATUS_OK)
+            r->tokenizer_copied++;
+        mem_free(src);
+        mem_free(dst);
+    }
+    mem_free(src_dir);
+    if (st != STATUS_OK || r->tokenizer_copied > 0) return st;
+    if (cfg->arch != MODEL_ARCH_BERT_SEQ_CLS) return STATUS_OK; // no generator for others yet
+    char *vocab = synth_join(tmp, "vocab.txt");
+    if (!vocab) return status_wrap(STATUS_ERR_NOMEM, "synth");
+    st = synth_write_bert_vocab(vocab, cfg->vocab_size);
+    mem_free(vocab);
+    if (st == STATUS_OK) r->vocab_generated = 1;
+    return st;
+}
+
+// Generates and streams every tensor into tmp/.
+static status synth_weights(const synth_options *o, const tensor_spec *specs, size_t n,
+                            const char *tmp, synth_report *r) {
+    safetensors_decl *decls = mem_calloc(MEM_OTHER, (n ? n : 1) * sizeof *decls);
+    float *block = mem_alloc(MEM_OTHER, SYNTH_BLOCK * sizeof *block); // (SYNTH_BLOCK,)
+    gsl_rng *rng = gsl_rng_alloc(gsl_rng_mt19937);
+    safetensors_model_writer w;
+    int writer_open = 0;
+    status st = STATUS_OK;
+    if (!decls || !block || !rng) {
+        st = status_wrap(STATUS_ERR_NOMEM, "synth: %s", tmp);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        decls[i].name = specs[i].name;
+        decls[i].dtype = o->dtype;
+        decls[i].n_dims = specs[i].n_dims;
+        for (int d = 0; d < specs[i].n_dims; d++)
+            decls[i].shape[d] = specs[i].shape[d];
+    }
+    if ((st = safetensors_model_writer_init(&w, tmp, decls, n, o->max_shard_bytes))) goto done;
+    writer_open = 1;
+    for (size_t i = 0; i < n && st == STATUS_OK; i++) {
+        gsl_rng_set(rng, synth_stream_seed(o->seed, i));
+        synth_init in = synth_init_for(&specs[i], o->scale);
+        uint64_t numel = (uint64_t)tensor_spec_numel(&specs[i]);
+        for (uint64_t at = 0; at < numel && st == STATUS_OK; at += SYNTH_BLOCK) {
+            size_t count = numel - at < SYNTH_BLOCK ? (size_t)(numel - at) : SYNTH_BLOCK;
+            synth_fill(rng, in, block, count);
+            st = safetensors_model_writer_write_f32(&w, specs[i].name, block, count);
+        }
+        if (numel == 0 && st == STATUS_OK)
+            st = safetensors_model_writer_write_f32(&w, specs[i].name, block, 0);
+        r->n_params += numel;
+    }
+    if (st == STATUS_OK) st = safetensors_model_writer_finish(&w);
+    if (st == STATUS_OK) {
+        r->n_tensors = n;
+        r->n_shards = w.n_shards;
+        r->weight_bytes = w.total_size;
+    }
+done:
+    if (writer_open) safetensors_model_writer_free(&w);
+    if (rng) gsl_rng_free(rng);
+    mem_free(block);
+    mem_free(decls);
+    return st;
+}
+
+// Moves the finished tmp folder to out (replacing it when force is set).
+static status synth_put_in_place(const char *tmp, const char *out, int exists) {
+    if (!exists || !synth_dir_nonempty(out)) {
+        // rename(2) replaces an empty directory.
+        if (rename(tmp, out) != 0)
+            return status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, out,
+                               strerror(errno));
+        return STATUS_OK;
+    }
+    size_t n = strlen(out);
+    char *old = mem_alloc(MEM_OTHER, n + 16);
+    if (!old) return status_wrap(STATUS_ERR_NOMEM, "synth");
+    snprintf(old, n + 16, "%s.old-XXXXXX", out);
+    status st = STATUS_OK;
+    // Reserve a unique name, then move the old folder onto it.
+    if (!mkdtemp(old) || rename(out, old) != 0) {
+        st = status_fail(STATUS_ERR_IO, "%s: cannot move the old folder aside: %s", out,
+                         strerror(errno));
+    } else if (rename(tmp, out) != 0) {
+        st = status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, out, strerror(errno));
+        rename(old, out); // put the old one back
+    } else {
+        synth_rmtree(old);
+    }
+    mem_free(old);
+    return st;
+}
+
+status synth_write(const synth_options *o, synth_report *report) {
+    double t0 = synth_now();
+    synth_report r;
+    memset(&r, 0, sizeof r);
+    if (report) memset(report, 0, sizeof *report);
+    if (!o->config_path || !o->out_dir || !*o->out_dir)
+        return status_fail(STATUS_ERR_ARG, "synth: a config file and an output folder are needed");
+    if (!safetensors_dtype_is_float(o->dtype))
+        return status_fail(STATUS_ERR_ARG, "synth: dtype %s cannot be written (F32, F16 or BF16)",
+                           safetensors_dtype_name(o->dtype));
+    if (!(o->scale > 0 && o->scale < 1e6))
+        return status_fail(STATUS_ERR_ARG, "synth: scale %g must be positive", o->scale);
+
+    model_config cfg;
+    status st = model_config_load(&cfg, o->config_path);
+    if (st != STATUS_OK) return st;
+    tensor_spec *specs = NULL;
+    size_t n_specs = 0;
+    if ((st = model_config_tensor_specs(&cfg, &specs, &n_specs))) return st;
+
+    struct stat sb;
+    int exists = stat(o->out_dir, &sb) == 0;
+    if (exists && !S_ISDIR(sb.st_mode)) {
+        free(specs);
+        return status_fail(STATUS_ERR_ARG, "%s: exists and is not a directory", o->out_dir);
+    }
+    if (exists && !o->force && synth_dir_nonempty(o->out_dir)) {
+        free(specs);
+        return status_fail(STATUS_ERR_ARG,
+                           "%s: exists and is not empty (use --force to replace it)", o->out_dir);
+    }
+
+    size_t n = strlen(o->out_dir);
+    while (n > 1 && o->out_dir[n - 1] == '/')
+        n--;
+    char *out = mem_alloc(MEM_OTHER, n + 1);
+    char *tmp = mem_alloc(MEM_OTHER, n + 16);
+    char *config_dst = NULL;
+    int tmp_made = 0;
+    if (!out || !tmp) {
+        st = status_wrap(STATUS_ERR_NOMEM, "synth");
+        goto done;
+    }
+    memcpy(out, o->out_dir, n);
+    out[n] = '\0';
+    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", out);
+    // A fresh clone has no results/models/: create the missing parents.
+    if ((st = fs_make_parent_dirs(out))) goto done;
+    if (!mkdtemp(tmp)) {
+        st = status_fail(STATUS_ERR_IO, "%s: cannot create a temporary folder next to it: %s", out,
+                         strerror(errno));
+        goto done;
+    }
+    tmp_made = 1;
+    // mkdtemp makes it 0700; give the folder the mode mkdir would (umask).
+    mode_t mask = umask(022);
+    umask(mask);
+    chmod(tmp, 0777 & ~mask);
+    if (!(config_dst = synth_join(tmp, "config.json"))) {
+        st = status_wrap(STATUS_ERR_NOMEM, "synth");
+        goto done;
+    }
+    if ((st = synth_copy_file(o->config_path, config_dst))) goto done;
+    if ((st = synth_tokenizer(o, &cfg, tmp, &r))) goto done;
+    if ((st = synth_weights(o, specs, n_specs, tmp, &r))) goto done;
+    if ((st = synth_put_in_place(tmp, out, exists))) goto done;
+    tmp_made = 0;
+    r.seconds = synth_now() - t0;
+    if (report) *report = r;
+done:
+    if (tmp_made) synth_rmtree(tmp);
+    mem_free(config_dst);
+    mem_free(tmp);
+    mem_free(out);
+    free(specs);
+    return st;
+}
+
+status synth_parse_size(const char *text, uint64_t *out) {
+    static const struct {
+        const char *unit;
+        double mult;
+    } units[] = {{"", 1},
+                 {"B", 1},
+                 {"KB", 1e3},
+                 {"MB", 1e6},
+                 {"GB", 1e9},
+                 {"TB", 1e12},
+                 {"KIB", 1024.0},
+                 {"MIB", 1048576.0},
+                 {"GIB", 1073741824.0},
+                 {"TIB", 1099511627776.0}};
+    char *end = NULL;
+    errno = 0;
+    if (!text || !*text || !((text[0] >= '0' && text[0] <= '9') || text[0] == '.'))
+        return status_fail(STATUS_ERR_ARG,
+                           "size '%s': expected a number of bytes, e.g. 500MB, 2GB or 1073741824",
+                           text ? text : "");
+    double v = strtod(text, &end);
+    while (*end == ' ')
+        end++;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcasecmp(end, units[i].unit) != 0) continue;
+        double bytes = v * units[i].mult;
+        if (errno || !(bytes >= 1) || bytes > 1.8e19) break;
+        *out = (uint64_t)bytes;
+        return STATUS_OK;
+    }
+    return status_fail(STATUS_ERR_ARG,
+                       "size '%s': expected a positive number of bytes with an optional unit "
+                       "(KB, MB, GB, TB, KiB, MiB, GiB, TiB), e.g. 500MB or 2GB",
+                       text);
+}
