@@ -5,7 +5,7 @@
 #include "cli.h"
 
 #include "docs_jsonl.h"
-#include "engine/reranker.h"
+#include "engine/engine.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -222,7 +222,7 @@ int cmd_score(int argc, char **argv) {
         goto done;
     }
     reranker_batch b = cli_batch_view(&s);
-    if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) {
+    if ((st = engine_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) {
         st = cli_explain_numeric(st, model_dir, &docs);
         goto done;
     }

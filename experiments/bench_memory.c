@@ -185,7 +185,7 @@ static status bm_real_batch(const bm_args *a, bm_batch *b) {
     if ((st = doc_list_read_jsonl(&queries, path))) goto done;
     snprintf(path, sizeof path, "%s/corpus.jsonl", a->data);
     if ((st = doc_list_read_jsonl(&corpus, path))) goto done;
-    reranker_encoding enc = {0};
+    tokenizer_encoding enc = {0};
     size_t cap = (size_t)a->n * (size_t)a->len;
     b->ids = malloc(cap * sizeof *b->ids);
     if (!b->ids) {
@@ -203,7 +203,7 @@ static status bm_real_batch(const bm_args *a, bm_batch *b) {
         b->n_tok += enc.len;
         b->n++;
     }
-    reranker_encoding_free(&enc);
+    tokenizer_encoding_free(&enc);
     if (st == STATUS_OK && b->n < (size_t)a->n)
         st = status_fail(STATUS_ERR_ARG, "%s: only %zu documents have >= %ld prompt tokens", path,
                          b->n, a->len - 50);

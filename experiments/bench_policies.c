@@ -118,7 +118,7 @@ int main(int argc, char **argv) {
     double *seconds = calloc(n_pol, sizeof *seconds), *precision = calloc(n_pol, sizeof *precision);
     double *fraction = calloc(n_pol, sizeof *fraction);
     size_t *full_top = malloc((size_t)k * sizeof *full_top);
-    reranker_encoding enc = {0};
+    tokenizer_encoding enc = {0};
     fprintf(stderr, "bench_policies: %zu queries x %zu configurations (+ full), N = %ld, K = %ld, max_len %ld\n",
             nq, n_cfg, top_n, k, max_len);
     for (size_t qi = 0; qi < nq; qi++) {
@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
         free(labels[p]);
     }
     free(pols), free(labels), free(seconds), free(precision), free(fraction), free(full_top);
-    reranker_encoding_free(&enc);
+    tokenizer_encoding_free(&enc);
     cJSON_Delete(cfg_root);
     trec_run_free(&run);
     beir_close(&ds);

@@ -245,14 +245,14 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
 
     if (win) weight_window_begin(win); // the I/O thread reads layer 1 while embeddings run
     double t0 = engine_now();
-    st = reranker_embed(m, b, h); // may read embedding rows (cache misses)
+    st = reranker_embed(m, b, h, &ws); // may read embedding rows (cache misses)
     r->embed_seconds = engine_now() - t0;
     if (st != STATUS_OK) goto done;
     for (size_t l = 0;; l++) {
         // Provisional scores of the active candidates after layer l.
         reranker_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};
         t0 = engine_now();
-        st = reranker_score(m, &view, h, &ws, scores);
+        st = reranker_score(m, l, &view, h, &ws, scores);
         r->score_seconds += engine_now() - t0;
         if (st != STATUS_OK) goto done;
         int finished;
@@ -300,5 +300,28 @@ done:
     reranker_workspace_free(&ws);
     engine_tracker_free(&t);
     r->total_seconds = engine_now() - t_start;
+    return st;
+}
+
+status engine_forward_all_layers(const reranker *m, const reranker_batch *b, size_t chunk,
+                                 float *layer_scores) {
+    if (!reranker_layers_resident(m))
+        return status_fail(STATUS_ERR_ARG, "forward: the layers are not resident");
+    if (b->n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
+    policy *none;
+    status st = policy_create("none", NULL, &none);
+    if (st != STATUS_OK) return st;
+    engine_result r;
+    if ((st = engine_result_init(&r, b->n_seq, (size_t)m->cfg.n_layers)) != STATUS_OK) {
+        policy_free(none);
+        return st;
+    }
+    engine_options opt = {.k = b->n_seq, .chunk = chunk, .window = NULL};
+    st = engine_run(m, b, none, &opt, &r);
+    if (st == STATUS_OK)
+        memcpy(layer_scores, r.layer_scores,
+               ((size_t)m->cfg.n_layers + 1) * b->n_seq * sizeof *layer_scores);
+    engine_result_free(&r);
+    policy_free(none);
     return st;
 }
