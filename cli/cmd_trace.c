@@ -379,7 +379,7 @@ int cmd_trace(int argc, char **argv) {
                        .n_layers = m.cfg.n_layers,
                        .hidden_size = m.cfg.hidden_size,
                        .intermediate_size = m.cfg.intermediate_size,
-                       .score_kind = "logit",
+                       .score_kind = (char *)m.cfg.arch->score_kind,
                        .tokenizer = (char *)m.tokenizer_source,
                        .max_len = max_len,
                        .dataset = dataset,
@@ -389,7 +389,8 @@ int cmd_trace(int argc, char **argv) {
                        .command = command,
                        .version = GRATING_VERSION,
                        .created = created,
-                       .threads = cli_threads()};
+                       .threads = cli_threads(),
+                       .config = config_text};
     if ((st = trace_writer_open(&w, out, &meta, resume))) goto done;
     if (w.note) fprintf(stderr, "grating trace: %s\n", w.note);
 

@@ -15,7 +15,6 @@
 #include "model/ops.h"
 #include "tokenize/wordpiece_synth.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -286,11 +285,9 @@ static void bert_attention(const model_config *c, const reranker_batch *b, bert_
             const float *v = ws->qkv + t0 * 3 * H + 2 * H + hd * d; // (T, d)
             float *att = ws->att;                                   // (T, T)
             float *out = ws->ctx + t0 * H + hd * d;                 // (T, d), row stride H
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)d, 1.0f, q,
-                        (int)(3 * H), k, (int)(3 * H), 0.0f, att, (int)T);
+            ops_sgemm(1, T, T, d, q, 3 * H, k, 3 * H, att, T);
             ops_softmax_rows(att, T, T, scale);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)T, 1.0f,
-                        att, (int)T, v, (int)(3 * H), 0.0f, out, (int)H);
+            ops_sgemm(0, T, d, T, att, T, v, 3 * H, out, H);
         }
     }
 }

@@ -63,7 +63,6 @@
 #include "model/ops.h"
 #include "model/qwen3/qwen3.h"
 
-#include <cblas.h>
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -398,8 +397,7 @@ static void qwen3_attention(const model_config *c, const reranker_batch *b, qwen
                     for (size_t i = 0; i < nb; i++)
                         memcpy(qg + (r * nb + i) * D, qkv + (r0 + i) * W + (g * rep + r) * D,
                                D * sizeof *qg);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)(rep * nb), (int)r1,
-                            (int)D, 1.0f, qg, (int)D, k, (int)W, 0.0f, att, (int)r1);
+                ops_sgemm(1, rep * nb, r1, D, qg, D, k, W, att, r1);
                 for (size_t r = 0; r < rep; r++) {
                     for (size_t i = 0; i < nb; i++) {
                         float *row = att + (r * nb + i) * r1;
@@ -409,8 +407,7 @@ static void qwen3_attention(const model_config *c, const reranker_batch *b, qwen
                     }
                 }
                 // Output of the block into qg (its queries are no longer needed).
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)(rep * nb), (int)D,
-                            (int)r1, 1.0f, att, (int)r1, v, (int)W, 0.0f, qg, (int)D);
+                ops_sgemm(0, rep * nb, D, r1, att, r1, v, W, qg, D);
                 for (size_t r = 0; r < rep; r++)
                     for (size_t i = 0; i < nb; i++)
                         memcpy(ctx + (r0 + i) * Q + (g * rep + r) * D, qg + (r * nb + i) * D,
