@@ -3,6 +3,7 @@
  * lines that stay readable in a log file.
  */
 #include "cli.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -10,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 int cli_parse_threads(const char *cmd, const char *arg) {
@@ -30,12 +29,6 @@ int cli_threads(void) {
     return openblas_get_num_threads();
 }
 
-static double cli_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s) {
     p->out = out;
     p->tty = isatty(fileno(out));
@@ -45,7 +38,7 @@ void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s) {
 }
 
 void cli_progress_update(cli_progress *p, int final, const char *fmt, ...) {
-    double now = cli_now();
+    double now = clock_now_seconds();
     if (!final && !p->tty && now - p->last < p->min_interval) return;
     if (!final && p->tty && now - p->last < 0.1) return;
     p->last = now;

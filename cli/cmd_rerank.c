@@ -14,6 +14,7 @@
 #include "beir.h"
 #include "base/fsutil.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,14 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double rerank_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void rerank_usage(FILE *out) {
     fprintf(
@@ -428,9 +422,9 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
         ((st = mem_timeline_init(&s->tl, (double)a->timeline_ms, MEM_TIMELINE_DEFAULT_CAPACITY)) ||
          (st = mem_timeline_start(&s->tl))))
         return st;
-    double t_load = rerank_now();
+    double t_load = clock_now_seconds();
     if ((st = reranker_open_ex(&s->model, a->model_dir, a->instruction, &ropt))) return st;
-    s->extra.load_seconds = rerank_now() - t_load;
+    s->extra.load_seconds = clock_now_seconds() - t_load;
     s->extra.ec = reranker_embed_cache(&s->model);
     s->model_open = 1;
     if (a->n_slots) {
@@ -640,7 +634,7 @@ static status rerank_batch(const rerank_args *a) {
     const embed_cache *ec = ses.extra.ec;
     cli_progress prog;
     cli_progress_init(&prog, stderr, 10.0);
-    double t_start = rerank_now();
+    double t_start = clock_now_seconds();
     for (size_t q = 0; q < n_queries; q++) {
         const trec_query *rq = &run.queries[q];
         size_t n = rq->n < (size_t)a->top_n ? rq->n : (size_t)a->top_n;
@@ -705,7 +699,7 @@ static status rerank_batch(const rerank_args *a) {
         tot.candidates += n;
         tot.candidate_layers += r.candidate_layers;
         tot.candidate_layers_full += r.candidate_layers_full;
-        double elapsed = rerank_now() - t_start;
+        double elapsed = clock_now_seconds() - t_start;
         cli_progress_update(
             &prog, q + 1 == n_queries,
             "grating rerank: %zu/%zu queries, %.2f queries/s, %.1f%% of the "
@@ -714,7 +708,7 @@ static status rerank_batch(const rerank_args *a) {
             100.0 * (double)tot.candidate_layers /
                 (double)(tot.candidate_layers_full ? tot.candidate_layers_full : 1));
     }
-    tot.seconds = rerank_now() - t_start;
+    tot.seconds = clock_now_seconds() - t_start;
     if ((st = rerank_write_timeline(&ses, a))) goto done;
     if (stats) {
         int bad = fflush(stats) != 0 || fsync(fileno(stats)) != 0;

@@ -12,6 +12,7 @@
 #include "base/json_file.h"
 #include "analysis/trace.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,12 +71,6 @@ static void trace_format_eta(double seconds, char *out, size_t cap) {
         snprintf(out, cap, "%ldh%02ldm", s / 3600, (s / 60) % 60);
     else
         snprintf(out, cap, "%ldm%02lds", s / 60, s % 60);
-}
-
-static double trace_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static void trace_query_release(trace_query *q);
@@ -394,7 +389,7 @@ int cmd_trace(int argc, char **argv) {
     if (w.note) fprintf(stderr, "grating trace: %s\n", w.note);
 
     size_t done_now = 0, seen = 0, resumed = 0;
-    double t_start = trace_now();
+    double t_start = clock_now_seconds();
     for (size_t i = shard_i; i < run.n_queries && seen < total; i += shard_n, seen++) {
         const trec_query *rq = &run.queries[i];
         if (trace_writer_has_query(&w, rq->qid)) {
@@ -413,7 +408,7 @@ int cmd_trace(int argc, char **argv) {
         // block), so without this the heap of a long trace only grows.
         malloc_trim(0);
         done_now++;
-        double elapsed = trace_now() - t_start, rate = (double)done_now / elapsed;
+        double elapsed = clock_now_seconds() - t_start, rate = (double)done_now / elapsed;
         char eta[32];
         trace_format_eta((double)(total - seen - 1) / rate, eta, sizeof eta);
         cli_progress_update(&progress, seen + 1 == total,
