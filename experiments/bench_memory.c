@@ -67,6 +67,7 @@
 #include "engine/engine.h"
 #include "base/mem.h"
 #include "base/mem_timeline.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -79,7 +80,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { BM_MAX_N = 256, BM_N_SYSTEMS = 6 };
@@ -134,12 +134,6 @@ typedef struct {
     float final_scores[BM_MAX_N]; // latest score of each candidate
     int exit_layer[BM_MAX_N];
 } bm_result;
-
-static double bm_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 // User + system CPU seconds of every thread of this process so far.
 static double bm_cpu_seconds(void) {
@@ -317,7 +311,7 @@ static void bm_child(const bm_args *a, const bm_batch *bb, const bm_system *sys,
         bm_fill_error(&res, "timeline");
         goto send;
     }
-    double t0 = bm_now();
+    double t0 = clock_now_seconds();
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", a->model);
     model_config cfg;
@@ -335,7 +329,7 @@ static void bm_child(const bm_args *a, const bm_batch *bb, const bm_system *sys,
         goto send;
     }
     model_open = 1;
-    res.load_s = bm_now() - t0;
+    res.load_s = clock_now_seconds() - t0;
     size_t L = (size_t)m.cfg.n_layers;
     res.slot_bytes = (double)(reranker_layer_floats(&m) * sizeof(float));
     if (sys->slots) {

@@ -17,19 +17,13 @@
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double bp_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct {
     size_t n, n_tok;
@@ -149,9 +143,9 @@ int main(int argc, char **argv) {
         if (engine_result_init(&r, n, L)) return bp_fail("result");
         engine_options opt = {.k = (size_t)k < n ? (size_t)k : n};
         for (size_t p = 0; p < n_pol; p++) {
-            double t0 = bp_now();
+            double t0 = clock_now_seconds();
             if (engine_run(&m, &b, pols[p], &opt, &r)) return bp_fail(labels[p]);
-            seconds[p] += bp_now() - t0;
+            seconds[p] += clock_now_seconds() - t0;
             if (p == 0) memcpy(full_top, r.order, opt.k * sizeof *full_top);
             precision[p] += metric_precision_vs_full(r.order, opt.k, full_top, opt.k);
             fraction[p] += (double)r.candidate_layers / (double)r.candidate_layers_full;

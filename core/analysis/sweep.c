@@ -5,6 +5,7 @@
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -15,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 // Also the names of the per-query datasets of sweep.h5 and (for the label
@@ -339,12 +339,6 @@ static status sweep_results_alloc(sweep_results *r, size_t n_configs, size_t n_q
     return STATUS_OK;
 }
 
-static double sweep_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 // What every configuration needs of one query, computed once.
 typedef struct {
     const trace_query *q;
@@ -362,7 +356,7 @@ typedef struct {
     const model_config *cost; // the architecture the costs come from
 } sweep_query;
 
-static status sweep_query_prepare(sweep_query *sq, const trace_query *q, const trace_meta *meta,
+static status sweep_query_prepare(sweep_query *sq, const trace_query *q,
                                   const model_config *cost, const beir_dataset *labels, size_t L,
                                   const char *trace_path) {
     memset(sq, 0, sizeof *sq);
@@ -639,14 +633,14 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         sweep_results_free(r);
         return st;
     }
-    double t0 = sweep_now();
+    double t0 = clock_now_seconds();
     size_t qi = 0;
     for (size_t i = shard; i < t->n_queries && st == STATUS_OK; i += n_shards, qi++) {
         r->qids[qi] = strdup(t->queries[i].qid);
         r->query_index[qi] = i;
         if (!r->qids[qi]) st = status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
         if (!st)
-            st = sweep_query_prepare(&sq[qi], &t->queries[i], &t->meta, &cost, labels, L,
+            st = sweep_query_prepare(&sq[qi], &t->queries[i], &cost, labels, L,
                                      t->meta.run);
         if (!st && labels && !sq[qi].has_judgements) r->n_unjudged++;
     }
@@ -680,7 +674,7 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         }
         policy_free(p);
     }
-    r->replay_seconds = sweep_now() - t0;
+    r->replay_seconds = clock_now_seconds() - t0;
     for (size_t q = 0; q < nq; q++)
         sweep_query_free(&sq[q]);
     free(sq);

@@ -1,6 +1,7 @@
 #include "model/synth.h"
 
 #include "base/fsutil.h"
+#include "base/clock.h"
 #include "base/mem.h"
 #include "model/arch.h"
 #include "io/safetensors_writer.h"
@@ -33,12 +34,6 @@ void synth_options_default(synth_options *o) {
     o->dtype = SAFETENSORS_F32;
     o->max_shard_bytes = SYNTH_DEFAULT_MAX_SHARD_BYTES;
     o->scale = 1.0;
-}
-
-static double synth_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // splitmix64: spreads (seed, index) over the 32 seed bits MT19937 takes.
@@ -290,7 +285,7 @@ static status synth_put_in_place(const char *tmp, const char *out, int exists) {
 }
 
 status synth_write(const synth_options *o, synth_report *report) {
-    double t0 = synth_now();
+    double t0 = clock_now_seconds();
     synth_report r;
     memset(&r, 0, sizeof r);
     if (report) memset(report, 0, sizeof *report);
@@ -356,7 +351,7 @@ status synth_write(const synth_options *o, synth_report *report) {
     if ((st = synth_weights(o, specs, n_specs, tmp, &r))) goto done;
     if ((st = synth_put_in_place(tmp, out, exists))) goto done;
     tmp_made = 0;
-    r.seconds = synth_now() - t0;
+    r.seconds = clock_now_seconds() - t0;
     if (report) *report = r;
 done:
     if (tmp_made) synth_rmtree(tmp);
