@@ -266,6 +266,7 @@ int cmd_sweep(int argc, char **argv) {
         goto done;
     }
     if ((st = sweep_write(&g, &t.meta, &r, out, command, force))) goto done;
+    fprintf(stderr, "grating sweep: cost model: %s\n", r.cost_model);
     fprintf(stderr, "grating sweep: replayed in %.2f s; wrote %s/sweep.csv and %s/sweep.h5%s%s\n",
             r.replay_seconds, out, out, export_mask ? " and TREC runs in " : "",
             export_mask ? out : "");

@@ -97,8 +97,8 @@ status reranker_check_max_len(const reranker *r, long *max_len, int given) {
 }
 
 status reranker_batch_validate(const reranker *r, const reranker_batch *b) {
-    status st = model_config_check_batch(&r->cfg, b->n_seq, b->seq_start, b->seq_len, b->n_tok,
-                                         b->ids);
+    status st =
+        model_config_check_batch(&r->cfg, b->n_seq, b->seq_start, b->seq_len, b->n_tok, b->ids);
     if (st == STATUS_OK && r->cfg.arch->batch_validate)
         st = r->cfg.arch->batch_validate(&r->model, b);
     return st;

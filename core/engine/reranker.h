@@ -106,8 +106,7 @@ status reranker_workspace_init(const reranker *r, reranker_workspace *ws, size_t
 void reranker_workspace_free(reranker_workspace *ws);
 // h (n_tok, H) = the embedding output. Fails with the embedding cache (a
 // miss whose read fails).
-status reranker_embed(const reranker *r, const reranker_batch *b, float *h,
-                      reranker_workspace *ws);
+status reranker_embed(const reranker *r, const reranker_batch *b, float *h, reranker_workspace *ws);
 // Resident layer `layer` in place over b's tokens h[0 .. b->n_tok).
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws);

@@ -8,16 +8,26 @@
 
 int64_t arch_dim_value(const model_config *c, arch_dim d) {
     switch (d) {
-    case ARCH_DIM_NONE: return 1;
-    case ARCH_DIM_V: return c->vocab_size;
-    case ARCH_DIM_H: return c->hidden_size;
-    case ARCH_DIM_F: return c->intermediate_size;
-    case ARCH_DIM_P: return c->max_position_embeddings;
-    case ARCH_DIM_T: return c->type_vocab_size;
-    case ARCH_DIM_C: return c->num_labels;
-    case ARCH_DIM_D: return c->head_dim;
-    case ARCH_DIM_Q: return c->n_heads * c->head_dim;
-    case ARCH_DIM_KV: return c->n_kv_heads * c->head_dim;
+    case ARCH_DIM_NONE:
+        return 1;
+    case ARCH_DIM_V:
+        return c->vocab_size;
+    case ARCH_DIM_H:
+        return c->hidden_size;
+    case ARCH_DIM_F:
+        return c->intermediate_size;
+    case ARCH_DIM_P:
+        return c->max_position_embeddings;
+    case ARCH_DIM_T:
+        return c->type_vocab_size;
+    case ARCH_DIM_C:
+        return c->num_labels;
+    case ARCH_DIM_D:
+        return c->head_dim;
+    case ARCH_DIM_Q:
+        return c->n_heads * c->head_dim;
+    case ARCH_DIM_KV:
+        return c->n_kv_heads * c->head_dim;
     }
     return 0;
 }
@@ -84,7 +94,8 @@ status arch_layer_read(const checkpoint *ck, int layer, float *slot, direct_io *
 
 double arch_forward_flops(const model_config *c, const reranker_batch *b) {
     double layers = 0.0;
-    for (size_t s = 0; s < b->n_seq; s++) layers += c->arch->layer_flops(c, b->seq_len[s]);
+    for (size_t s = 0; s < b->n_seq; s++)
+        layers += c->arch->layer_flops(c, b->seq_len[s]);
     double head = (double)b->n_seq * c->arch->score_flops(c);
     return (double)c->n_layers * layers + (double)(c->n_layers + 1) * head;
 }
@@ -125,10 +136,12 @@ status arch_ops_check(const arch_ops *a) {
     }
     if (n_layer == 0 || last - first + 1 != n_layer)
         return status_fail(STATUS_ERR_ARG,
-                           "architecture %s: the layer tensors must be one contiguous run", a->name);
+                           "architecture %s: the layer tensors must be one contiguous run",
+                           a->name);
     for (size_t s = 0; s < n_layer; s++) { // slots are a permutation of 0 .. n_layer-1
         size_t found = 0;
-        for (size_t i = first; i <= last; i++) found += a->tensors[i].slot == (int)s;
+        for (size_t i = first; i <= last; i++)
+            found += a->tensors[i].slot == (int)s;
         if (found != 1)
             return status_fail(STATUS_ERR_ARG,
                                "architecture %s: layer slot positions are not 0..%zu, each once",
@@ -151,7 +164,8 @@ static status arch_model_read_globals(arch_model *m, const arch_model_options *o
         else
             head_floats += arch_tensor_numel(c, t);
     }
-    if ((emb_floats && !(m->embed_storage = mem_alloc(MEM_EMBEDDINGS, emb_floats * sizeof(float)))) ||
+    if ((emb_floats &&
+         !(m->embed_storage = mem_alloc(MEM_EMBEDDINGS, emb_floats * sizeof(float)))) ||
         (head_floats && !(m->head_storage = mem_alloc(MEM_WEIGHTS, head_floats * sizeof(float)))))
         return status_wrap(STATUS_ERR_NOMEM, "%s", m->ck.dir);
     float *emb = m->embed_storage, *head = m->head_storage;
@@ -232,6 +246,7 @@ const float *arch_model_layer(const arch_model *m, size_t l) {
 status arch_gather_word_rows(const arch_model *m, const int32_t *ids, size_t n, float *h) {
     if (!m->word) return embed_cache_gather(m->word_cache, ids, n, h);
     size_t H = (size_t)m->cfg.hidden_size;
-    for (size_t t = 0; t < n; t++) memcpy(h + t * H, m->word + (size_t)ids[t] * H, H * sizeof *h);
+    for (size_t t = 0; t < n; t++)
+        memcpy(h + t * H, m->word + (size_t)ids[t] * H, H * sizeof *h);
     return STATUS_OK;
 }

@@ -90,10 +90,10 @@ enum {
 // tensors, then the layer tensors (contiguous entries, repeated per layer),
 // then global tensors.
 typedef struct {
-    const char *name;  // Hugging Face name; layer tensors have one "%d"
+    const char *name;    // Hugging Face name; layer tensors have one "%d"
     arch_dim dim0, dim1; // shape (dim0,) or (dim0, dim1)
-    unsigned flags;    // ARCH_T_*
-    int slot;          // layer tensors: position in the layer slot (0 = first); else -1
+    unsigned flags;      // ARCH_T_*
+    int slot;            // layer tensors: position in the layer slot (0 = first); else -1
     arch_init init;
     // NULL: always present; else present when it returns 1 (e.g. lm_head
     // only when the embeddings are not tied). An absent tensor found in a
@@ -109,7 +109,7 @@ typedef struct {
 } arch_workspace_size;
 
 typedef struct arch_ops {
-    const char *name;                   // short family name ("bert", "qwen3")
+    const char *name;                    // short family name ("bert", "qwen3")
     const char *const *hf_architectures; // accepted config.json names, NULL-terminated
     // Names refused with a reason (e.g. a look-alike head), NULL-terminated
     // pairs {name, reason}; may be NULL.
@@ -191,9 +191,9 @@ double arch_forward_flops(const model_config *cfg, const reranker_batch *b);
 
 // How much of the model is kept in memory (see core/engine/reranker.h).
 typedef struct {
-    int resident_layers;         // 1: all layers read at open; 0: streamed into slots
-    size_t embed_cache_rows;     // 0: whole token table; > 0: LRU rows (core/io/embed_cache.h)
-    int allow_unused_tensors;    // checkpoint_options
+    int resident_layers;      // 1: all layers read at open; 0: streamed into slots
+    size_t embed_cache_rows;  // 0: whole token table; > 0: LRU rows (core/io/embed_cache.h)
+    int allow_unused_tensors; // checkpoint_options
 } arch_model_options;
 
 // An opened model of any family.
@@ -201,14 +201,14 @@ struct arch_model {
     const arch_ops *ops;
     model_config cfg;
     checkpoint ck;
-    const float **global;  // (n_tensors,) global tensors read at open; NULL otherwise
-    float *embed_storage;  // MEM_EMBEDDINGS tensors (token table unless cached)
-    float *head_storage;   // other global tensors, MEM_WEIGHTS
-    const float *word;     // (V, H) token table, NULL when cached
+    const float **global;    // (n_tensors,) global tensors read at open; NULL otherwise
+    float *embed_storage;    // MEM_EMBEDDINGS tensors (token table unless cached)
+    float *head_storage;     // other global tensors, MEM_WEIGHTS
+    const float *word;       // (V, H) token table, NULL when cached
     embed_cache *word_cache; // rows on demand when word is NULL, else NULL
     size_t layer_floats;
-    float *layer_storage;  // (n_layers, layer_floats) when resident, else NULL
-    void *family;          // the family's state (ops->open / ops->close)
+    float *layer_storage; // (n_layers, layer_floats) when resident, else NULL
+    void *family;         // the family's state (ops->open / ops->close)
 };
 
 // Opens the checkpoint of folder dir, reads the global tensors (not lazy

@@ -19,11 +19,11 @@
 
 typedef struct {
     size_t n_seq;
-    size_t n_tok;             // sum of seq_len
-    const size_t *seq_start;  // (n_seq,) offset of each sequence's first token
-    const size_t *seq_len;    // (n_seq,)
-    const int32_t *ids;       // (n_tok,) read by embed only
-    const int32_t *type_ids;  // (n_tok,) token types, NULL = all 0 (read by embed only)
+    size_t n_tok;            // sum of seq_len
+    const size_t *seq_start; // (n_seq,) offset of each sequence's first token
+    const size_t *seq_len;   // (n_seq,)
+    const int32_t *ids;      // (n_tok,) read by embed only
+    const int32_t *type_ids; // (n_tok,) token types, NULL = all 0 (read by embed only)
 } reranker_batch;
 
 // A view of sequences [s0, s0 + count) of `b` with token offsets relative to

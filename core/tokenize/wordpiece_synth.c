@@ -68,4 +68,3 @@ status wordpiece_write_synthetic_vocab(const char *path, int64_t vocab_size) {
         return status_fail(STATUS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
     return STATUS_OK;
 }
-

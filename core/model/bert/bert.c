@@ -123,10 +123,18 @@ typedef struct {
 static void bert_layer_bind(const model_config *c, const float *slot, bert_layer_weights *w) {
     const float *v[BERT_N_TENSORS];
     arch_layer_views(c, slot, v);
-    *w = (bert_layer_weights){.wqkv = v[BERT_T_Q_W], .bqkv = v[BERT_T_Q_B], .wo = v[BERT_T_O_W],
-                              .bo = v[BERT_T_O_B], .ln1_g = v[BERT_T_LN1_G], .ln1_b = v[BERT_T_LN1_B],
-                              .w1 = v[BERT_T_FFN1_W], .b1 = v[BERT_T_FFN1_B], .w2 = v[BERT_T_FFN2_W],
-                              .b2 = v[BERT_T_FFN2_B], .ln2_g = v[BERT_T_LN2_G], .ln2_b = v[BERT_T_LN2_B]};
+    *w = (bert_layer_weights){.wqkv = v[BERT_T_Q_W],
+                              .bqkv = v[BERT_T_Q_B],
+                              .wo = v[BERT_T_O_W],
+                              .bo = v[BERT_T_O_B],
+                              .ln1_g = v[BERT_T_LN1_G],
+                              .ln1_b = v[BERT_T_LN1_B],
+                              .w1 = v[BERT_T_FFN1_W],
+                              .b1 = v[BERT_T_FFN1_B],
+                              .w2 = v[BERT_T_FFN2_W],
+                              .b2 = v[BERT_T_FFN2_B],
+                              .ln2_g = v[BERT_T_LN2_G],
+                              .ln2_b = v[BERT_T_LN2_B]};
 }
 
 static status bert_config_parse(model_config *cfg, const cJSON *root, const char *path) {
@@ -183,7 +191,6 @@ static status bert_config_parse(model_config *cfg, const cJSON *root, const char
     return STATUS_OK;
 }
 
-
 // Scratch of one layer over up to max_tok tokens (one MEM_ACTIVATIONS arena).
 typedef struct {
     size_t max_tok, max_seq_len, max_seqs;
@@ -208,8 +215,7 @@ static size_t bert_workspace_bytes(const model_config *c, const arch_workspace_s
            arch_ws_bytes(sz->max_seq_len * sz->max_seq_len * f);
 }
 
-static status bert_workspace_bind(const model_config *c, const arch_workspace_size *sz,
-                                  void *mem) {
+static status bert_workspace_bind(const model_config *c, const arch_workspace_size *sz, void *mem) {
     size_t H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, T = bert_ws_tokens(sz);
     size_t f = sizeof(float);
     unsigned char *p = mem;
@@ -319,8 +325,8 @@ static status bert_layer_forward(const arch_model *m, const float *slot, const r
 
 // scores (n_seq,) = classifier(tanh(pooler(h[first token of each sequence])))[0],
 // the same head after every layer.
-static status bert_score(const arch_model *m, size_t layer, const reranker_batch *b,
-                         const float *h, void *wsp, float *scores) {
+static status bert_score(const arch_model *m, size_t layer, const reranker_batch *b, const float *h,
+                         void *wsp, float *scores) {
     (void)layer;
     bert_workspace *ws = wsp;
     size_t H = (size_t)m->cfg.hidden_size, C = (size_t)m->cfg.num_labels, n = b->n_seq;

@@ -145,9 +145,13 @@ typedef struct {
 static void qwen3_layer_bind(const model_config *c, const float *slot, qwen3_layer_weights *w) {
     const float *v[QWEN3_N_TENSORS];
     arch_layer_views(c, slot, v);
-    *w = (qwen3_layer_weights){.ln1 = v[QWEN3_T_LN1], .wqkv = v[QWEN3_T_Q], .wo = v[QWEN3_T_O],
-                               .q_norm = v[QWEN3_T_Q_NORM], .k_norm = v[QWEN3_T_K_NORM],
-                               .ln2 = v[QWEN3_T_LN2], .wgu = v[QWEN3_T_GATE],
+    *w = (qwen3_layer_weights){.ln1 = v[QWEN3_T_LN1],
+                               .wqkv = v[QWEN3_T_Q],
+                               .wo = v[QWEN3_T_O],
+                               .q_norm = v[QWEN3_T_Q_NORM],
+                               .k_norm = v[QWEN3_T_K_NORM],
+                               .ln2 = v[QWEN3_T_LN2],
+                               .wgu = v[QWEN3_T_GATE],
                                .wdown = v[QWEN3_T_DOWN]};
 }
 
@@ -260,7 +264,6 @@ static status qwen3_config_parse(model_config *cfg, const cJSON *root, const cha
     return STATUS_OK;
 }
 
-
 // The yes/no ids from the tokenizer (vocabulary entries "yes" and "no", as the
 // model card's convert_tokens_to_ids), checked against the vocabulary, and
 // their LM-head rows (of embed_tokens when tied).
@@ -336,16 +339,17 @@ static void qwen3_ws_floats(const model_config *c, const arch_workspace_size *sz
     size_t KV = (size_t)c->n_kv_heads * D, rep = (size_t)(c->n_heads / c->n_kv_heads);
     size_t L = sz->max_seq_len, T = sz->max_tok;
     size_t blk = L < QWEN3_ATT_BLOCK ? L : QWEN3_ATT_BLOCK;
-    size_t sizes[10] = {T * H,         T * (Q + 2 * KV), T * Q,         T * 2 * F,
-                        rep * blk * D, rep * blk * L,    L * (D / 2),   L * (D / 2),
-                        sz->max_seqs * H, sz->max_seqs * 2};
+    size_t sizes[10] = {
+        T * H,         T * (Q + 2 * KV), T * Q,       T * 2 * F,        rep * blk * D,
+        rep * blk * L, L * (D / 2),      L * (D / 2), sz->max_seqs * H, sz->max_seqs * 2};
     memcpy(f, sizes, sizeof sizes);
 }
 
 static size_t qwen3_workspace_bytes(const model_config *c, const arch_workspace_size *sz) {
     size_t f[10], bytes = arch_ws_bytes(sizeof(qwen3_workspace));
     qwen3_ws_floats(c, sz, f);
-    for (int i = 0; i < 10; i++) bytes += arch_ws_bytes(f[i] * sizeof(float));
+    for (int i = 0; i < 10; i++)
+        bytes += arch_ws_bytes(f[i] * sizeof(float));
     return bytes;
 }
 
@@ -358,9 +362,10 @@ static status qwen3_workspace_bind(const model_config *c, const arch_workspace_s
     ws->max_tok = sz->max_tok;
     ws->max_seq_len = sz->max_seq_len;
     ws->max_seqs = sz->max_seqs;
-    float **bufs[10] = {&ws->x,        &ws->qkv,      &ws->ctx,  &ws->ffn,   &ws->qg,
-                        &ws->att,      &ws->rope_cos, &ws->rope_sin, &ws->last, &ws->logits};
-    for (int i = 0; i < 10; i++) *bufs[i] = arch_ws_take(&p, f[i] * sizeof(float));
+    float **bufs[10] = {&ws->x,   &ws->qkv,      &ws->ctx,      &ws->ffn,  &ws->qg,
+                        &ws->att, &ws->rope_cos, &ws->rope_sin, &ws->last, &ws->logits};
+    for (int i = 0; i < 10; i++)
+        *bufs[i] = arch_ws_take(&p, f[i] * sizeof(float));
     ops_rope_table(sz->max_seq_len, (size_t)c->head_dim, c->rope_theta, ws->rope_cos, ws->rope_sin);
     return STATUS_OK;
 }
