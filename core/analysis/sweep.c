@@ -269,7 +269,8 @@ status sweep_grid_add_first_stage(sweep_grid *g) {
 // The architecture the costs come from: the trace's config.json (traces
 // since issue 11), else the family named by the trace with the sizes it
 // stores (older traces: attention heads unknown, counted as one full
-// multi-head attention, exact for BERT-style layers). *how says which.
+// multi-head attention, exact for families whose FLOPs do not depend on the
+// head split). *how says which.
 static status sweep_cost_config(const trace_meta *meta, const char *trace_path, model_config *cfg,
                                 char *how, size_t how_cap) {
     if (meta->config && meta->config[0]) {

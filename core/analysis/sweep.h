@@ -30,12 +30,13 @@
  *
  * Costs are the trace's architecture's (core/model/arch.h): FLOPs of one
  * layer over a candidate = arch_ops.layer_flops(config, its tokens), the
- * count the forward executes (grouped-query and causal attention, three FFN
- * matrices for Qwen3; tests/test_sweep_cost.c holds it to the forward's
+ * count the forward executes (e.g. grouped-query and causal attention,
+ * gated FFNs; tests/test_sweep_cost.c holds it to the forward's
  * executed FLOPs), and peak bytes = the engine's workspace for the largest
  * chunk (arch_ops.workspace_bytes). The config comes from the trace's
  * "config" attribute; traces made before it existed are costed from their
- * stored sizes with full multi-head attention (exact for BERT), and
+ * stored sizes with full multi-head attention (exact when the head split does
+ * not change the FLOPs), and
  * sweep_results.cost_model says which.
  *
  * Ranking measured (and exported with --export-run): the engine's report

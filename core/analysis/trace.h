@@ -42,11 +42,11 @@
 typedef struct {
     char *model;        // model folder as given
     char *config_hash;  // FNV-1a 64 of config.json, hex
-    char *architecture; // e.g. BertForSequenceClassification
+    char *architecture; // config.json "architectures"[0]
     int64_t n_layers;
     int64_t hidden_size;
     int64_t intermediate_size;
-    char *score_kind; // "logit": BERT logit 0 / Qwen3 logit(yes) - logit(no)
+    char *score_kind; // what a score is (the family's arch_ops.score_kind, e.g. "logit")
     char *tokenizer;  // tokenizer file
     int64_t max_len;
     char *dataset;   // dataset folder

@@ -89,7 +89,7 @@ void engine_result_free(engine_result *r);
 const char *engine_exit_name(engine_exit e);
 
 // Runs the query. `p` is reset here with (N, K). Any architecture of
-// reranker.h (BERT cross-encoders, Qwen3-Reranker).
+// reranker.h (every registered family).
 status engine_run(const reranker *m, const reranker_batch *b, policy *p, const engine_options *opt,
                   engine_result *r);
 

@@ -1,13 +1,13 @@
 /*
  * reranker.h - one interface over every registered reranker architecture
- * (core/model/arch.h: BERT-family cross-encoders, Qwen3-Reranker, ...): the
+ * (core/model/arch.h, core/model/arch_registry.c lists them): the
  * model, its tokenizer and input template, and the forward pieces the engine
  * drives layer by layer. Every command (score, rerank, trace) goes through it,
  * so a Hugging Face folder of any registered family works with every command
  * unchanged. Nothing here names a family.
  *
  *     reranker r;
- *     if (reranker_open(&r, "models/Qwen3-Reranker-0.6B", NULL) != STATUS_OK) ...
+ *     if (reranker_open(&r, "models/my-reranker", NULL) != STATUS_OK) ...
  *     tokenizer_encoding enc = {0};
  *     reranker_encode_pair(&r, query, doc, 512, &enc);   // ids (+ token types)
  *     ...pack into a reranker_batch, then engine_run(&r, &batch, policy, ...)...
@@ -16,7 +16,7 @@
  *
  * Inputs are the family's template (its tokenizer, core/tokenize/tokenizer.h),
  * the document truncated to fit max_len. Scores are what the family's head
- * gives (r->cfg.arch->score_kind; for BERT and Qwen3 a logit).
+ * gives (r->cfg.arch->score_kind says what it is, e.g. a logit).
  */
 #ifndef GRATING_RERANKER_H
 #define GRATING_RERANKER_H

@@ -12,8 +12,8 @@
  *     if (synth_write(&o, &r) != STATUS_OK) fprintf(stderr, "%s\n", status_message());
  *
  * The folder holds config.json (copied byte for byte), the tokenizer files
- * found next to the config (or a generated BERT vocab.txt when there are
- * none) and model.safetensors (or shards + index) with every tensor of
+ * found next to the config (or, when there are none, a vocabulary the
+ * family generates: arch_ops.synth_tokenizer) and model.safetensors (or shards + index) with every tensor of
  * model_config_tensor_specs() in its exact shape.
  *
  * Determinism: the values depend only on (seed, tensor index, scale, dtype).
@@ -23,24 +23,16 @@
  * byte-identical files. Tensors are generated and written in blocks of
  * SYNTH_BLOCK values: memory stays small whatever the model size.
  *
- * Initialisation (BERT), uniform(-a, a) with a = std * sqrt(3):
- *   matrices and embeddings  std 0.02 * scale
- *   biases                   std 0.02
- *   LayerNorm weight         1 + uniform(-0.1, 0.1)
- *   LayerNorm bias           std 0.02
- *   classifier weight        std 0.5 (so scores spread)
- * which keeps activations finite through the post-LN stack and gives scores
- * that differ between inputs.
- *
- * Initialisation (Qwen3), the same rule by tensor kind:
- *   projections, embed_tokens, lm_head   std 0.02 * scale (transformers'
- *                                        initializer_range, uniform here)
- *   RMSNorm weights (input_layernorm, post_attention_layernorm, q_norm,
- *   k_norm, model.norm)                  1 + uniform(-0.1, 0.1)
- * Pre-norm keeps every block's input at unit RMS, so activations stay finite
- * at any depth; q_norm/k_norm near 1 give attention logits of RMS ~1 (not
- * uniform attention), so last-token states, and the yes/no scores read from
- * them, differ between candidates.
+ * Initialisation: every tensor of the family's table (core/model/arch.h)
+ * names its kind, uniform(-a, a) with a = std * sqrt(3):
+ *   ARCH_INIT_WEIGHT  matrices and embeddings   std 0.02 * scale
+ *   ARCH_INIT_BIAS    biases, LayerNorm biases  std 0.02
+ *   ARCH_INIT_NORM    LayerNorm/RMSNorm weights 1 + uniform(-0.1, 0.1)
+ *   ARCH_INIT_HEAD    classifier weights        std 0.5 (so scores spread)
+ * Post-LN stacks stay finite with these; pre-norm keeps every block's input
+ * at unit RMS at any depth, and norm weights near 1 (e.g. per-head q/k
+ * norms) give attention logits of RMS ~1, not uniform attention, so scores
+ * differ between inputs.
  *
  * The folder is written as OUT.tmp-XXXXXX (missing parent folders of OUT are
  * created first) and renamed to OUT at the end; on failure the temporary
