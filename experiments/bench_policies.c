@@ -17,19 +17,13 @@
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
+#include "bench_common.h"
 
 #include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double bp_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct {
     size_t n, n_tok;
@@ -64,6 +58,7 @@ int main(int argc, char **argv) {
     const char *run_path = "../shared/data/scifact/bm25/test.bm25.top100.trec";
     const char *configs_path = "experiments/bench-policies.json";
     long top_n = 20, k = 10, max_len = 192, limit = 0;
+    int max_len_given = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"dataset", required_argument, 0, 'd'},
         {"run", required_argument, 0, 'r'},   {"configs", required_argument, 0, 'c'},
@@ -79,7 +74,7 @@ int main(int argc, char **argv) {
         case 'c': configs_path = optarg; break;
         case 'n': top_n = atol(optarg); break;
         case 'k': k = atol(optarg); break;
-        case 'l': max_len = atol(optarg); break;
+        case 'l': max_len = atol(optarg), max_len_given = 1; break;
         case 'L': limit = atol(optarg); break;
         default: fprintf(stderr, "bench_policies: see the comment at the top of experiments/bench_policies.c\n"); return 2;
         }
@@ -90,6 +85,11 @@ int main(int argc, char **argv) {
     trec_run run;
     cJSON *cfg_root;
     if (reranker_open(&m, model_dir, NULL)) return bp_fail(model_dir);
+    // The default 192 is capped at a smaller model's limit; a given --max-len is checked.
+    if (reranker_check_max_len(&m, &max_len, max_len_given)) return bp_fail(model_dir);
+    bench_print_kernels(stdout);
+    printf("model %s: %s (%s), %lld layers, scores: %s\n\n", model_dir, m.cfg.arch_name,
+           m.cfg.arch->name, (long long)m.cfg.n_layers, m.cfg.arch->score_kind);
     if (beir_open(&ds, dataset, NULL, 0)) return bp_fail(dataset);
     if (trec_run_read(&run, run_path) || trec_run_resolve(&run, &ds)) return bp_fail(run_path);
     if (json_file_parse(configs_path, &cfg_root)) return bp_fail(configs_path);
@@ -143,15 +143,15 @@ int main(int argc, char **argv) {
             memcpy(q.types + q.n_tok, enc.type_ids, enc.len * sizeof *q.types);
             q.n_tok += enc.len;
         }
-        bert_batch b = {.n_seq = n, .n_tok = q.n_tok, .seq_start = q.start, .seq_len = q.len, .ids = q.ids,
+        reranker_batch b = {.n_seq = n, .n_tok = q.n_tok, .seq_start = q.start, .seq_len = q.len, .ids = q.ids,
                         .type_ids = q.types};
         engine_result r;
         if (engine_result_init(&r, n, L)) return bp_fail("result");
         engine_options opt = {.k = (size_t)k < n ? (size_t)k : n};
         for (size_t p = 0; p < n_pol; p++) {
-            double t0 = bp_now();
+            double t0 = bench_now();
             if (engine_run(&m, &b, pols[p], &opt, &r)) return bp_fail(labels[p]);
-            seconds[p] += bp_now() - t0;
+            seconds[p] += bench_now() - t0;
             if (p == 0) memcpy(full_top, r.order, opt.k * sizeof *full_top);
             precision[p] += metric_precision_vs_full(r.order, opt.k, full_top, opt.k);
             fraction[p] += (double)r.candidate_layers / (double)r.candidate_layers_full;
