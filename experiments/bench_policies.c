@@ -40,15 +40,20 @@ static int bp_fail(const char *what) {
 // run that is stopped still leaves figures).
 static void bp_print_table(const char *model_dir, const char *run_path, size_t done, long top_n, long k,
                            long max_len, char **labels, size_t n_pol, const double *precision,
-                           const double *fraction, const double *seconds) {
+                           const double *fraction, const double *seconds, char **skipped) {
     printf("model %s, %zu queries (%s), N = %ld BM25 candidates, K = %ld, max_len %ld, 1 OpenBLAS thread\n\n",
            model_dir, done, run_path, top_n, k, max_len);
     printf("| policy and parameters | P@%ld vs full | candidate-layers | wall s | full wall s (same run) | speedup |\n",
            k);
     printf("|---|---|---|---|---|---|\n");
-    for (size_t p = 0; p < n_pol; p++)
-        printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p], precision[p] / (double)done,
-               fraction[p] / (double)done, seconds[p], seconds[0], seconds[0] / seconds[p]);
+    for (size_t p = 0; p < n_pol; p++) {
+        if (skipped[p])
+            printf("| %s | skipped on this model: %s | | | | |\n", labels[p], skipped[p]);
+        else
+            printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p],
+                   precision[p] / (double)done, fraction[p] / (double)done, seconds[p], seconds[0],
+                   seconds[0] / seconds[p]);
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -96,6 +101,9 @@ int main(int argc, char **argv) {
     size_t n_cfg = (size_t)cJSON_GetArraySize(cfg_root);
     policy **pols = calloc(n_cfg + 1, sizeof *pols);
     char **labels = calloc(n_cfg + 1, sizeof *labels);
+    // A configuration the model cannot run (e.g. a schedule deeper than the
+    // model) is skipped with the reason, found on the first query.
+    char **skipped = calloc(n_cfg + 1, sizeof *skipped);
     if (policy_create("none", NULL, &pols[0])) return bp_fail("none");
     labels[0] = strdup("none {}");
     for (size_t i = 0; i < n_cfg; i++) {
@@ -149,8 +157,15 @@ int main(int argc, char **argv) {
         if (engine_result_init(&r, n, L)) return bp_fail("result");
         engine_options opt = {.k = (size_t)k < n ? (size_t)k : n};
         for (size_t p = 0; p < n_pol; p++) {
+            if (skipped[p]) continue;
             double t0 = bench_now();
-            if (engine_run(&m, &b, pols[p], &opt, &r)) return bp_fail(labels[p]);
+            status st = engine_run(&m, &b, pols[p], &opt, &r);
+            if (st == STATUS_ERR_ARG && p > 0 && qi == 0) {
+                skipped[p] = strdup(status_message());
+                fprintf(stderr, "bench_policies: skipping %s: %s\n", labels[p], skipped[p]);
+                continue;
+            }
+            if (st) return bp_fail(labels[p]);
             seconds[p] += bench_now() - t0;
             if (p == 0) memcpy(full_top, r.order, opt.k * sizeof *full_top);
             precision[p] += metric_precision_vs_full(r.order, opt.k, full_top, opt.k);
@@ -161,15 +176,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "\rbench_policies: %zu/%zu queries", qi + 1, nq);
         if ((qi + 1) % 50 == 0 && qi + 1 < nq)
             bp_print_table(model_dir, run_path, qi + 1, top_n, k, max_len, labels, n_pol, precision, fraction,
-                           seconds);
+                           seconds, skipped);
     }
     fprintf(stderr, "\n");
-    bp_print_table(model_dir, run_path, nq, top_n, k, max_len, labels, n_pol, precision, fraction, seconds);
+    bp_print_table(model_dir, run_path, nq, top_n, k, max_len, labels, n_pol, precision, fraction, seconds,
+                   skipped);
     for (size_t p = 0; p < n_pol; p++) {
         policy_free(pols[p]);
         free(labels[p]);
+        free(skipped[p]);
     }
-    free(pols), free(labels), free(seconds), free(precision), free(fraction), free(full_top);
+    free(pols), free(labels), free(skipped), free(seconds), free(precision), free(fraction), free(full_top);
     tokenizer_encoding_free(&enc);
     cJSON_Delete(cfg_root);
     trec_run_free(&run);
