@@ -6,11 +6,15 @@
  * full run's top-K, fraction of candidate-layers computed, and total wall
  * time of the pruned runs vs the full runs (tokenization excluded).
  *
- *     build/bench_policies --model ../shared/models/scifact-minibert-demo \
+ *     build/bench_policies --model DIR (e.g. ../shared/models/scifact-minibert-demo) \
  *         --dataset ../shared/data/scifact --run ../shared/data/scifact/bm25/test.bm25.top100.trec \
  *         [--configs experiments/bench-policies.json] [--top-n 20] [--k 10] [--max-len 192] [--limit M]
  *
  * The configurations file is a JSON array of {"policy": NAME, "params": {...}}.
+ * Any registered model folder works: inputs are its own tokenizer's, the
+ * default --max-len 192 is capped at a smaller model's limit, and a
+ * configuration the model cannot run (e.g. a fixed schedule deeper than the
+ * model) is listed as skipped with the reason.
  */
 #include "beir.h"
 #include "engine/engine.h"
@@ -59,7 +63,7 @@ static void bp_print_table(const char *model_dir, const char *run_path, size_t d
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = "../shared/models/scifact-minibert-demo", *dataset = "../shared/data/scifact";
+    const char *model_dir = NULL, *dataset = "../shared/data/scifact";
     const char *run_path = "../shared/data/scifact/bm25/test.bm25.top100.trec";
     const char *configs_path = "experiments/bench-policies.json";
     long top_n = 20, k = 10, max_len = 192, limit = 0;
@@ -83,6 +87,11 @@ int main(int argc, char **argv) {
         case 'L': limit = atol(optarg); break;
         default: fprintf(stderr, "bench_policies: see the comment at the top of experiments/bench_policies.c\n"); return 2;
         }
+    }
+    if (!model_dir) {
+        fprintf(stderr, "bench_policies: --model DIR is required (any registered model folder); see the "
+                        "comment at the top of experiments/bench_policies.c\n");
+        return 2;
     }
     openblas_set_num_threads(1);
     reranker m;
