@@ -37,18 +37,22 @@
  *
  * Workload. With --data (SciFact in BEIR layout, default ../shared/data/
  * scifact when present): the first query of queries.jsonl with the first N
- * corpus documents whose official Qwen3-Reranker prompt, truncated at --len
- * tokens, has at least --len - 50 tokens (real text, so the embedding
- * cache's hit rate is that of real token frequencies). Without it: N
- * candidates of len - 50 .. len + 49 generated token ids (a fixed LCG,
+ * corpus documents whose input (the model's own tokenizer and template,
+ * token types included when the model has them), truncated at --len tokens,
+ * has at least --len - d tokens, d = min(50, len / 2) (real text, so the
+ * embedding cache's hit rate is that of real token frequencies). Without it:
+ * N candidates of len - d .. len + d - 1 generated token ids (a fixed LCG,
  * uniform over the vocabulary: a pessimistic hit rate). The output says
  * which. Tokenization runs in a child too, so the parent never holds the
  * tokenizer.
  *
- * Pruning score kind. cluster-gap's default score is P(yes) = sigmoid(logit).
- * A generated checkpoint's scores can sit so close to 0 that every P(yes) is
- * ~0.5 and the CV trigger never fires; then the run uses {"score": "logit"}.
- * The rule: if the in-memory full run's final P(yes) range is below 0.05,
+ * --len is capped at the model's max_position_embeddings.
+ *
+ * Pruning score kind. cluster-gap's default score is the probability
+ * sigmoid(score) of the model's logit. A generated checkpoint's scores can
+ * sit so close to 0 that every probability is ~0.5 and the CV trigger never
+ * fires; then the run uses {"score": "logit"}. The rule: if the in-memory
+ * full run's final sigmoid(score) range is below 0.05,
  * logit; the choice and the range are printed.
  *
  * Targets (issue 6), checked and printed:
@@ -65,9 +69,10 @@
 #include "io/checkpoint.h"
 #include "docs_jsonl.h"
 #include "engine/engine.h"
+#include "base/clock.h"
 #include "base/mem.h"
 #include "base/mem_timeline.h"
-#include "base/clock.h"
+#include "bench_common.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -80,6 +85,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { BM_MAX_N = 256, BM_N_SYSTEMS = 6 };
@@ -114,8 +120,14 @@ typedef struct {
     size_t n, n_tok;
     size_t start[BM_MAX_N], len[BM_MAX_N];
     int32_t *ids;
+    int32_t *type_ids; // (n_tok,) when the model has token types, else NULL
     int real_text;
 } bm_batch;
+
+// Half the spread of candidate lengths around --len.
+static size_t bm_spread(size_t len) {
+    return len / 2 < 50 ? len / 2 : 50;
+}
 
 // What a configuration's child reports through a pipe (plain data).
 typedef struct {
@@ -175,32 +187,38 @@ static status bm_real_batch(const bm_args *a, bm_batch *b) {
                             .embed_cache_rows = 1}; // tokenizer only, in effect
     status st = reranker_open_ex(&r, a->model, NULL, &opt);
     if (st != STATUS_OK) return st;
+    long len = a->len;
+    if ((st = reranker_check_max_len(&r, &len, 0))) goto done;
+    size_t d = bm_spread((size_t)len);
     snprintf(path, sizeof path, "%s/queries.jsonl", a->data);
     if ((st = doc_list_read_jsonl(&queries, path))) goto done;
     snprintf(path, sizeof path, "%s/corpus.jsonl", a->data);
     if ((st = doc_list_read_jsonl(&corpus, path))) goto done;
     tokenizer_encoding enc = {0};
-    size_t cap = (size_t)a->n * (size_t)a->len;
+    size_t cap = (size_t)a->n * (size_t)len;
     b->ids = malloc(cap * sizeof *b->ids);
-    if (!b->ids) {
+    if (r.tok.ops->has_token_types) b->type_ids = malloc(cap * sizeof *b->type_ids);
+    if (!b->ids || (r.tok.ops->has_token_types && !b->type_ids)) {
         st = status_fail(STATUS_ERR_NOMEM, "batch of %zu tokens", cap);
         goto done;
     }
     for (size_t d = 0; d < corpus.n && b->n < (size_t)a->n; d++) {
         if ((st = reranker_encode_pair(&r, queries.items[0].text, corpus.items[d].text,
-                                       (size_t)a->len, &enc)))
+                                       (size_t)len, &enc)))
             break;
-        if (enc.len + 50 < (size_t)a->len) continue;
+        if (enc.len + d < (size_t)len) continue;
         b->start[b->n] = b->n_tok;
         b->len[b->n] = enc.len;
         memcpy(b->ids + b->n_tok, enc.ids, enc.len * sizeof *enc.ids);
+        if (b->type_ids)
+            memcpy(b->type_ids + b->n_tok, enc.type_ids, enc.len * sizeof *enc.type_ids);
         b->n_tok += enc.len;
         b->n++;
     }
     tokenizer_encoding_free(&enc);
     if (st == STATUS_OK && b->n < (size_t)a->n)
         st = status_fail(STATUS_ERR_ARG, "%s: only %zu documents have >= %ld prompt tokens", path,
-                         b->n, a->len - 50);
+                         b->n, len - (long)d);
     b->real_text = 1;
 done:
     doc_list_free(&queries);
@@ -216,12 +234,16 @@ static status bm_generated_batch(const bm_args *a, bm_batch *b) {
     status st = model_config_load(&cfg, path);
     if (st != STATUS_OK) return st;
     size_t n = (size_t)a->n;
-    b->ids = malloc((size_t)(a->len + 50) * n * sizeof *b->ids);
+    size_t len = (size_t)a->len, limit = (size_t)cfg.max_position_embeddings;
+    if (len > limit) len = limit;
+    size_t d = bm_spread(len);
+    b->ids = malloc((len + d) * n * sizeof *b->ids);
     if (!b->ids) return status_fail(STATUS_ERR_NOMEM, "batch of %zu candidates", n);
     uint64_t state = 12345, vocab = (uint64_t)cfg.vocab_size;
     for (size_t s = 0; s < n; s++) {
         b->start[s] = b->n_tok;
-        b->len[s] = (size_t)a->len - 50 + (n > 1 ? s * 99 / (n - 1) : 50);
+        b->len[s] = len - d + (n > 1 && d > 0 ? s * (2 * d - 1) / (n - 1) : d);
+        if (b->len[s] > limit) b->len[s] = limit;
         for (size_t t = 0; t < b->len[s]; t++) {
             state = state * 6364136223846793005ull + 1442695040888963407ull;
             b->ids[b->n_tok++] = (int32_t)((state >> 33) % vocab);
@@ -250,6 +272,8 @@ static status bm_make_batch(const bm_args *a, bm_batch *b) {
         if (ok) {
             bm_write_all(fds[1], &mine, sizeof mine);
             bm_write_all(fds[1], mine.ids, mine.n_tok * sizeof *mine.ids);
+            if (mine.type_ids)
+                bm_write_all(fds[1], mine.type_ids, mine.n_tok * sizeof *mine.type_ids);
         }
         _exit(0);
     }
@@ -265,6 +289,10 @@ static status bm_make_batch(const bm_args *a, bm_batch *b) {
                !(b->ids = malloc(b->n_tok * sizeof *b->ids)) ||
                !bm_read_all(fds[0], b->ids, b->n_tok * sizeof *b->ids)) {
         st = status_fail(STATUS_ERR_IO, "workload: truncated batch from the child");
+    } else if (b->type_ids && (!(b->type_ids = malloc(b->n_tok * sizeof *b->type_ids)) ||
+                               !bm_read_all(fds[0], b->type_ids,
+                                            b->n_tok * sizeof *b->type_ids))) {
+        st = status_fail(STATUS_ERR_IO, "workload: truncated token types from the child");
     }
     close(fds[0]);
     waitpid(pid, NULL, 0);
@@ -354,7 +382,7 @@ static void bm_child(const bm_args *a, const bm_batch *bb, const bm_system *sys,
                         .seq_start = bb->start,
                         .seq_len = bb->len,
                         .ids = bb->ids,
-                        .type_ids = NULL};
+                        .type_ids = bb->type_ids};
     engine_options eo = {.k = (size_t)a->k,
                          .chunk = sys->chunked ? (size_t)a->chunk : 0,
                          .window = win_open ? &w : NULL};
@@ -530,7 +558,7 @@ int main(int argc, char **argv) {
         }
     }
     size_t tl_len = a.timeline ? strlen(a.timeline) : 0;
-    if (!a.model || a.n < 1 || a.n > BM_MAX_N || a.len < 60 || a.k < 1 || a.k > a.n ||
+    if (!a.model || a.n < 1 || a.n > BM_MAX_N || a.len < 2 || a.k < 1 || a.k > a.n ||
         a.chunk < 1 || !(a.cache > 0.0 && a.cache <= 1.0) || a.threads < 1 || a.timeline_ms < 1 ||
         a.repeat < 0 || a.repeat > 20 || tl_len < 5 ||
         strcmp(a.timeline + tl_len - 4, ".csv") != 0) {
@@ -561,10 +589,19 @@ int main(int argc, char **argv) {
              "N = %zu candidates, %zu tokens (%zu..%zu, mean %.0f), K = %ld; %s", b.n, b.n_tok,
              min_len, max_len, (double)b.n_tok / (double)b.n, a.k,
              b.real_text ? "real text: SciFact query 0 with the first corpus documents whose "
-                           "official Qwen3-Reranker prompt has enough tokens (HF-identical BPE)"
+                           "input (the model's tokenizer and template) has enough tokens"
                          : "generated token ids (uniform over the vocabulary; a pessimistic "
                            "embedding-cache hit rate)");
-    printf("model %s\nworkload: %s\n", a.model, workload);
+    char cfg_path[4200];
+    snprintf(cfg_path, sizeof cfg_path, "%s/config.json", a.model);
+    model_config mcfg;
+    if (model_config_load(&mcfg, cfg_path) != STATUS_OK) {
+        fprintf(stderr, "bench_memory: %s\n", status_message());
+        return 1;
+    }
+    bench_print_kernels(stdout);
+    printf("model %s: %s (%s), %lld layers\nworkload: %s\n", a.model, mcfg.arch_name,
+           mcfg.arch->name, (long long)mcfg.n_layers, workload);
     printf("each configuration: a fresh child process, page cache of the checkpoint dropped, "
            "%ld OpenBLAS threads, chunk %ld, cache %.0f%% of the vocabulary, %s layer reads\n",
            a.threads, a.chunk, a.cache * 100.0, a.direct ? "O_DIRECT" : "buffered (pread)");
@@ -581,7 +618,7 @@ int main(int argc, char **argv) {
     char policy_desc[256] = "";
     for (int pruned = 0; pruned < 2; pruned++) {
         if (pruned) {
-            // The score kind from the in-memory full run's spread of P(yes).
+            // The score kind from the in-memory full run's spread of sigmoid(score).
             const bm_result *full = &res[0][0];
             double lo = 1.0, hi = 0.0;
             for (size_t i = 0; i < b.n; i++) {
@@ -590,10 +627,12 @@ int main(int argc, char **argv) {
             }
             policy_json = hi - lo < 0.05 ? "{\"score\": \"logit\"}" : "{}";
             snprintf(policy_desc, sizeof policy_desc,
-                     "cluster-gap %s (full run's final P(yes) in [%.4f, %.4f]: %s)", policy_json,
+                     "cluster-gap %s (full run's final sigmoid(score) in [%.4f, %.4f]: %s)",
+                     policy_json,
                      lo, hi,
-                     hi - lo < 0.05 ? "all ~0.5, so the CV of P(yes) would never trigger: logit"
-                                    : "spread enough: the default P(yes)");
+                     hi - lo < 0.05
+                         ? "all ~0.5, so the CV of the probability would never trigger: logit"
+                         : "spread enough: the default probability");
             printf("pruning: %s\n", policy_desc);
         }
         for (int s = 0; s < BM_N_SYSTEMS; s++) {
@@ -655,7 +694,10 @@ int main(int argc, char **argv) {
     const bm_result *ref = &res[0][0];
     for (int o = 0; o < 2; o++) {
         FILE *f = outs[o];
-        fprintf(f, "\n# Memory benchmark (issue 6)\n\nmodel `%s`; %s.\n\n", a.model, workload);
+        fprintf(f, "\n# Memory benchmark (issue 6)\n\nmodel `%s` (%s, family %s); %s.\n\n", a.model,
+                mcfg.arch_name, mcfg.arch->name, workload);
+        bench_print_kernels(f);
+        fprintf(f, "\n");
         fprintf(f,
                 "Per configuration: a fresh child process; the checkpoint's page cache dropped "
                 "before loading (cold); %ld OpenBLAS threads; chunk %ld candidates; embedding "
@@ -757,5 +799,6 @@ int main(int argc, char **argv) {
     }
     fclose(md);
     free(b.ids);
+    free(b.type_ids);
     return 0;
 }

@@ -6,18 +6,22 @@
  * full run's top-K, fraction of candidate-layers computed, and total wall
  * time of the pruned runs vs the full runs (tokenization excluded).
  *
- *     build/bench_policies --model ../shared/models/scifact-minibert-demo \
+ *     build/bench_policies --model DIR (e.g. ../shared/models/scifact-minibert-demo) \
  *         --dataset ../shared/data/scifact --run ../shared/data/scifact/bm25/test.bm25.top100.trec \
  *         [--configs experiments/bench-policies.json] [--top-n 20] [--k 10] [--max-len 192] [--limit M]
  *
  * The configurations file is a JSON array of {"policy": NAME, "params": {...}}.
+ * Any registered model folder works: inputs are its own tokenizer's, the
+ * default --max-len 192 is capped at a smaller model's limit, and a
+ * configuration the model cannot run (e.g. a fixed schedule deeper than the
+ * model) is listed as skipped with the reason.
  */
 #include "beir.h"
 #include "engine/engine.h"
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
-#include "base/clock.h"
+#include "bench_common.h"
 
 #include <cblas.h>
 #include <getopt.h>
@@ -40,24 +44,30 @@ static int bp_fail(const char *what) {
 // run that is stopped still leaves figures).
 static void bp_print_table(const char *model_dir, const char *run_path, size_t done, long top_n, long k,
                            long max_len, char **labels, size_t n_pol, const double *precision,
-                           const double *fraction, const double *seconds) {
+                           const double *fraction, const double *seconds, char **skipped) {
     printf("model %s, %zu queries (%s), N = %ld BM25 candidates, K = %ld, max_len %ld, 1 OpenBLAS thread\n\n",
            model_dir, done, run_path, top_n, k, max_len);
     printf("| policy and parameters | P@%ld vs full | candidate-layers | wall s | full wall s (same run) | speedup |\n",
            k);
     printf("|---|---|---|---|---|---|\n");
-    for (size_t p = 0; p < n_pol; p++)
-        printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p], precision[p] / (double)done,
-               fraction[p] / (double)done, seconds[p], seconds[0], seconds[0] / seconds[p]);
+    for (size_t p = 0; p < n_pol; p++) {
+        if (skipped[p])
+            printf("| %s | skipped on this model: %s | | | | |\n", labels[p], skipped[p]);
+        else
+            printf("| %s | %.4f | %.3f | %.2f | %.2f | %.2fx |\n", labels[p],
+                   precision[p] / (double)done, fraction[p] / (double)done, seconds[p], seconds[0],
+                   seconds[0] / seconds[p]);
+    }
     printf("\n");
     fflush(stdout);
 }
 
 int main(int argc, char **argv) {
-    const char *model_dir = "../shared/models/scifact-minibert-demo", *dataset = "../shared/data/scifact";
+    const char *model_dir = NULL, *dataset = "../shared/data/scifact";
     const char *run_path = "../shared/data/scifact/bm25/test.bm25.top100.trec";
     const char *configs_path = "experiments/bench-policies.json";
     long top_n = 20, k = 10, max_len = 192, limit = 0;
+    int max_len_given = 0;
     static const struct option opts[] = {
         {"model", required_argument, 0, 'm'}, {"dataset", required_argument, 0, 'd'},
         {"run", required_argument, 0, 'r'},   {"configs", required_argument, 0, 'c'},
@@ -73,10 +83,15 @@ int main(int argc, char **argv) {
         case 'c': configs_path = optarg; break;
         case 'n': top_n = atol(optarg); break;
         case 'k': k = atol(optarg); break;
-        case 'l': max_len = atol(optarg); break;
+        case 'l': max_len = atol(optarg), max_len_given = 1; break;
         case 'L': limit = atol(optarg); break;
         default: fprintf(stderr, "bench_policies: see the comment at the top of experiments/bench_policies.c\n"); return 2;
         }
+    }
+    if (!model_dir) {
+        fprintf(stderr, "bench_policies: --model DIR is required (any registered model folder); see the "
+                        "comment at the top of experiments/bench_policies.c\n");
+        return 2;
     }
     openblas_set_num_threads(1);
     reranker m;
@@ -84,12 +99,20 @@ int main(int argc, char **argv) {
     trec_run run;
     cJSON *cfg_root;
     if (reranker_open(&m, model_dir, NULL)) return bp_fail(model_dir);
+    // The default 192 is capped at a smaller model's limit; a given --max-len is checked.
+    if (reranker_check_max_len(&m, &max_len, max_len_given)) return bp_fail(model_dir);
+    bench_print_kernels(stdout);
+    printf("model %s: %s (%s), %lld layers, scores: %s\n\n", model_dir, m.cfg.arch_name,
+           m.cfg.arch->name, (long long)m.cfg.n_layers, m.cfg.arch->score_kind);
     if (beir_open(&ds, dataset, NULL, 0)) return bp_fail(dataset);
     if (trec_run_read(&run, run_path) || trec_run_resolve(&run, &ds)) return bp_fail(run_path);
     if (json_file_parse(configs_path, &cfg_root)) return bp_fail(configs_path);
     size_t n_cfg = (size_t)cJSON_GetArraySize(cfg_root);
     policy **pols = calloc(n_cfg + 1, sizeof *pols);
     char **labels = calloc(n_cfg + 1, sizeof *labels);
+    // A configuration the model cannot run (e.g. a schedule deeper than the
+    // model) is skipped with the reason, found on the first query.
+    char **skipped = calloc(n_cfg + 1, sizeof *skipped);
     if (policy_create("none", NULL, &pols[0])) return bp_fail("none");
     labels[0] = strdup("none {}");
     for (size_t i = 0; i < n_cfg; i++) {
@@ -137,14 +160,21 @@ int main(int argc, char **argv) {
             memcpy(q.types + q.n_tok, enc.type_ids, enc.len * sizeof *q.types);
             q.n_tok += enc.len;
         }
-        bert_batch b = {.n_seq = n, .n_tok = q.n_tok, .seq_start = q.start, .seq_len = q.len, .ids = q.ids,
+        reranker_batch b = {.n_seq = n, .n_tok = q.n_tok, .seq_start = q.start, .seq_len = q.len, .ids = q.ids,
                         .type_ids = q.types};
         engine_result r;
         if (engine_result_init(&r, n, L)) return bp_fail("result");
         engine_options opt = {.k = (size_t)k < n ? (size_t)k : n};
         for (size_t p = 0; p < n_pol; p++) {
+            if (skipped[p]) continue;
             double t0 = clock_now_seconds();
-            if (engine_run(&m, &b, pols[p], &opt, &r)) return bp_fail(labels[p]);
+            status st = engine_run(&m, &b, pols[p], &opt, &r);
+            if (st == STATUS_ERR_ARG && p > 0 && qi == 0) {
+                skipped[p] = strdup(status_message());
+                fprintf(stderr, "bench_policies: skipping %s: %s\n", labels[p], skipped[p]);
+                continue;
+            }
+            if (st) return bp_fail(labels[p]);
             seconds[p] += clock_now_seconds() - t0;
             if (p == 0) memcpy(full_top, r.order, opt.k * sizeof *full_top);
             precision[p] += metric_precision_vs_full(r.order, opt.k, full_top, opt.k);
@@ -155,15 +185,17 @@ int main(int argc, char **argv) {
         fprintf(stderr, "\rbench_policies: %zu/%zu queries", qi + 1, nq);
         if ((qi + 1) % 50 == 0 && qi + 1 < nq)
             bp_print_table(model_dir, run_path, qi + 1, top_n, k, max_len, labels, n_pol, precision, fraction,
-                           seconds);
+                           seconds, skipped);
     }
     fprintf(stderr, "\n");
-    bp_print_table(model_dir, run_path, nq, top_n, k, max_len, labels, n_pol, precision, fraction, seconds);
+    bp_print_table(model_dir, run_path, nq, top_n, k, max_len, labels, n_pol, precision, fraction, seconds,
+                   skipped);
     for (size_t p = 0; p < n_pol; p++) {
         policy_free(pols[p]);
         free(labels[p]);
+        free(skipped[p]);
     }
-    free(pols), free(labels), free(seconds), free(precision), free(fraction), free(full_top);
+    free(pols), free(labels), free(skipped), free(seconds), free(precision), free(fraction), free(full_top);
     tokenizer_encoding_free(&enc);
     cJSON_Delete(cfg_root);
     trec_run_free(&run);
