@@ -225,4 +225,6 @@ const policy_ops policy_asymmetric_threshold_ops = {
     .decide = at_decide,
     .describe = at_describe,
     .destroy = at_destroy,
+    // No default thresholds (see above).
+    .example_params = "{\"positive\": 0.9, \"negative\": 0.3}",
 };

@@ -242,4 +242,6 @@ const policy_ops policy_fixed_schedule_ops = {
     .decide = fs_decide,
     .describe = fs_describe,
     .destroy = fs_destroy,
+    // No default schedule (see above).
+    .example_params = "{\"schedule\": [{\"layer\": 1, \"keep\": 0.5}]}",
 };

@@ -16,7 +16,8 @@
  * Adding a policy: write policies/<name>.c defining a `const policy_ops
  * policy_<name>_ops` and add one line to policies/registry.c. It is then
  * usable from `grating rerank --policy <name> --policy-args JSON`, the sweep
- * and the benchmarks.
+ * and the benchmarks, and tests/test_arch_contract.c tests it (with its
+ * defaults, or its example_params when it has none).
  *
  *     policy *p;
  *     cJSON *args = cJSON_Parse("{\"threshold\": 0.1}");
@@ -73,6 +74,13 @@ typedef struct {
     // Writes the effective parameters (defaults filled in) into `out`.
     void (*describe)(const void *state, cJSON *out);
     void (*destroy)(void *state);
+    // Policies without defaults (create(NULL) is refused because a default
+    // would hide a choice the user must make, e.g. fixed-schedule's schedule)
+    // say so here, in one place: a JSON object of example parameters that
+    // create accepts, which the contract test (tests/test_arch_contract.c)
+    // uses instead of the defaults. NULL: create(NULL) works (the test checks
+    // both ways). Examples must be valid for any model of >= 2 layers.
+    const char *example_params;
 } policy_ops;
 
 // An instantiated policy.

@@ -28,7 +28,9 @@
  * every family: embed -> per layer: score, policy, layer over chunks -> score.
  *
  * Adding a family: write core/model/<family>/<family>.c with its table and
- * ops, add one line to arch_registry.c. docs/ARCHITECTURE.md has the recipe.
+ * ops (and its tiny test config, test_config below), add one line to
+ * arch_registry.c; tests/test_arch_contract.c then tests it.
+ * docs/ARCHITECTURE.md has the recipe.
  *
  *     const arch_ops *a = arch_find("BertForSequenceClassification");
  *     arch_model m;
@@ -151,6 +153,21 @@ typedef struct arch_ops {
     // Writes a generated vocabulary into dir when the config's folder has no
     // tokenizer (*generated = 1); NULL: the family needs real tokenizer files.
     status (*synth_tokenizer)(const model_config *cfg, const char *dir, int *generated);
+    // The contract test (tests/test_arch_contract.c) runs every registered
+    // family through score, chunking, streaming, the embedding cache, trace
+    // replay and FLOPs on a tiny generated checkpoint, so a family is tested
+    // by registering it. It needs, from the family itself (it names none):
+    //   test_config: the text of a config.json of a tiny model of the family
+    //     (a few layers, small sizes; vocab_size covering every id its
+    //     tokenizer emits). Required: the contract test fails a family
+    //     without it (a family nobody tests would otherwise pass silently).
+    //   test_tokenizer_dir: NULL when synth_tokenizer generates the tokenizer;
+    //     else a folder under the shared data folder (GRATING_SHARED, e.g.
+    //     "models/qwen3-reranker-tokenizer") holding real tokenizer files,
+    //     which synth copies next to the tiny config. The test skips the
+    //     family, saying so, when that folder is absent.
+    const char *test_config;
+    const char *test_tokenizer_dir;
 } arch_ops;
 
 // Workspace arenas (ops->workspace_bytes / workspace_bind): every buffer

@@ -3,14 +3,20 @@
 
 #include <string.h>
 
-extern const arch_ops arch_ops_bert;
-extern const arch_ops arch_ops_qwen3;
+// One line per family: ARCH_FAMILY(x) registers `const arch_ops arch_ops_x`
+// (core/model/x/x.c). The list is expanded twice (declarations, then the
+// table), so a family's line is the only thing to add; every line ends in a
+// backslash, the list in the comment line.
+#define ARCH_FAMILIES(ARCH_FAMILY)                                                                 \
+    ARCH_FAMILY(bert)  /* BertForSequenceClassification cross-encoders */                          \
+    ARCH_FAMILY(qwen3) /* Qwen3-Reranker (Qwen3ForCausalLM, yes/no logits) */                      \
+    /* end of the list */
 
-static const arch_ops *const arch_registry[] = {
-    &arch_ops_bert,  // BertForSequenceClassification cross-encoders
-    &arch_ops_qwen3, // Qwen3-Reranker (Qwen3ForCausalLM, yes/no logits)
-    NULL,
-};
+#define ARCH_DECLARE(x) extern const arch_ops arch_ops_##x;
+#define ARCH_ENTRY(x)   &arch_ops_##x,
+ARCH_FAMILIES(ARCH_DECLARE)
+
+static const arch_ops *const arch_registry[] = {ARCH_FAMILIES(ARCH_ENTRY) NULL};
 
 const arch_ops *const *arch_list(void) {
     return arch_registry;

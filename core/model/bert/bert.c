@@ -388,4 +388,10 @@ const arch_ops arch_ops_bert = {
     .layer_flops = bert_layer_flops,
     .score_flops = bert_score_flops,
     .synth_tokenizer = bert_synth_tokenizer,
+    // 2 post-LN layers of 2 heads; the generated vocab.txt covers the ids.
+    .test_config = "{\"architectures\": [\"BertForSequenceClassification\"], "
+                   "\"hidden_size\": 32, \"intermediate_size\": 64, "
+                   "\"max_position_embeddings\": 64, \"num_attention_heads\": 2, "
+                   "\"num_hidden_layers\": 2, \"type_vocab_size\": 2, \"vocab_size\": 200}",
+    .test_tokenizer_dir = NULL,
 };

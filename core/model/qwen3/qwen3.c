@@ -545,4 +545,14 @@ const arch_ops arch_ops_qwen3 = {
     .layer_flops = qwen3_layer_flops,
     .score_flops = qwen3_score_flops,
     .synth_tokenizer = NULL,
+    // 2 layers, grouped-query attention (4 query heads on 2 key/value heads),
+    // tied embeddings; vocab_size is the real tokenizer's (the prompt template
+    // uses ids up to 151668), so the token table is most of the checkpoint.
+    .test_config = "{\"architectures\": [\"Qwen3ForCausalLM\"], \"head_dim\": 8, "
+                   "\"hidden_size\": 32, \"intermediate_size\": 64, "
+                   "\"max_position_embeddings\": 4096, \"num_attention_heads\": 4, "
+                   "\"num_hidden_layers\": 2, \"num_key_value_heads\": 2, "
+                   "\"rope_theta\": 10000, \"tie_word_embeddings\": true, "
+                   "\"vocab_size\": 151669}",
+    .test_tokenizer_dir = "models/qwen3-reranker-tokenizer",
 };
