@@ -1,6 +1,7 @@
 #include "tokenize/wordpiece.h"
 
 #include "base/json_file.h"
+#include "tokenize/hf_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,15 +49,6 @@ typedef struct {
     int tokenize_chinese; // -1 = not given
 } tokenizer_config;
 
-static void path_join(char *dst, size_t cap, const char *dir, const char *name) {
-    snprintf(dst, cap, "%s/%s", dir, name);
-}
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 // A token name in tokenizer_config.json: a string, or (older files) an object
 // {"content": "..."}.
 static status config_token_name(const cJSON *root, const char *key, const char *what,
@@ -76,8 +68,8 @@ static status config_read(const char *dir, tokenizer_config *cfg, cJSON **root) 
     *cfg = (tokenizer_config){"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", -1, -1, -1};
     *root = NULL;
     char path[4200];
-    path_join(path, sizeof path, dir, "tokenizer_config.json");
-    if (!file_exists(path)) return STATUS_OK;
+    hf_path_join(path, sizeof path, dir, "tokenizer_config.json");
+    if (!hf_file_exists(path)) return STATUS_OK;
     status st = json_file_parse(path, root);
     if (st != STATUS_OK) return st;
     if (!cJSON_IsObject(*root))
@@ -216,7 +208,7 @@ static status load_normalizer(wordpiece *wp, const cJSON *root) {
     char what[4200];
     snprintf(what, sizeof what, "%s: normalizer", wp->source);
     const char *type;
-    status st = json_get_string(n, "type", what, &type);
+    status st = hf_json_component_type(n, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "BertNormalizer") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -299,7 +291,7 @@ static status load_post_processor(wordpiece *wp, const cJSON *root, const char *
                            "[CLS] and [SEP])",
                            what);
     const char *type;
-    status st = json_get_string(pp, "type", what, &type);
+    status st = hf_json_component_type(pp, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "TemplateProcessing") == 0) {
         const char *cls2 = NULL, *sep2 = NULL;
@@ -345,23 +337,16 @@ static status load_added_tokens(wordpiece *wp, const cJSON *root, vocab_list *ex
     if (!cJSON_IsArray(arr)) return status_fail(STATUS_ERR_FORMAT, "%s: expected an array", what);
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) {
-        const char *content;
-        int64_t id;
-        int single_word = 0, lstrip = 0, rstrip = 0, normalized = 0, special = 0;
-        status st = json_get_string(item, "content", what, &content);
-        if (st == STATUS_OK) st = json_get_int(item, "id", what, &id);
-        if (st == STATUS_OK && (id < 0 || id >= WORDPIECE_MAX_ID))
+        hf_added_token a = {0};
+        status st = hf_json_added_token_read(item, what, &a);
+        if (st == STATUS_OK) st = json_get_int(item, "id", what, &a.id);
+        if (st == STATUS_OK && (a.id < 0 || a.id >= WORDPIECE_MAX_ID))
             st = status_fail(STATUS_ERR_FORMAT, "%s: token '%s' has id %lld (expected 0..%d)", what,
-                             content, (long long)id, WORDPIECE_MAX_ID - 1);
-        if (st == STATUS_OK) st = json_opt_bool(item, "special", what, &special);
-        normalized = !special; // HF's default when the key is absent
-        if (st == STATUS_OK) st = json_opt_bool(item, "single_word", what, &single_word);
-        if (st == STATUS_OK) st = json_opt_bool(item, "lstrip", what, &lstrip);
-        if (st == STATUS_OK) st = json_opt_bool(item, "rstrip", what, &rstrip);
-        if (st == STATUS_OK) st = json_opt_bool(item, "normalized", what, &normalized);
-        if (st == STATUS_OK) st = vocab_list_push(extra, content, strlen(content), id);
+                             a.content, (long long)a.id, WORDPIECE_MAX_ID - 1);
+        if (st == STATUS_OK) st = vocab_list_push(extra, a.content, strlen(a.content), a.id);
         if (st == STATUS_OK)
-            st = added_push(wp, content, (int32_t)id, single_word, lstrip, rstrip, normalized);
+            st = added_push(wp, a.content, (int32_t)a.id, a.single_word, a.lstrip, a.rstrip,
+                            a.normalized);
         if (st != STATUS_OK) return st;
     }
     return STATUS_OK;
@@ -426,7 +411,7 @@ static status load_tokenizer_json(wordpiece *wp, const char *path, const tokeniz
     const char *pre_type = "null";
     if (cJSON_IsObject(pre)) {
         snprintf(what, sizeof what, "%s: pre_tokenizer", path);
-        st = json_get_string(pre, "type", what, &pre_type);
+        st = hf_json_component_type(pre, what, &pre_type);
         if (st != STATUS_OK) goto done;
     }
     if (strcmp(pre_type, "BertPreTokenizer") != 0) {
@@ -567,12 +552,12 @@ status wordpiece_load(wordpiece *wp, const char *model_dir) {
     cJSON *cfg_root;
     status st = config_read(model_dir, &cfg, &cfg_root);
     if (st == STATUS_OK) {
-        path_join(wp->source, sizeof wp->source, model_dir, "tokenizer.json");
-        if (file_exists(wp->source)) {
+        hf_path_join(wp->source, sizeof wp->source, model_dir, "tokenizer.json");
+        if (hf_file_exists(wp->source)) {
             st = load_tokenizer_json(wp, wp->source, &cfg);
         } else {
-            path_join(wp->source, sizeof wp->source, model_dir, "vocab.txt");
-            if (file_exists(wp->source))
+            hf_path_join(wp->source, sizeof wp->source, model_dir, "vocab.txt");
+            if (hf_file_exists(wp->source))
                 st = load_vocab_txt(wp, wp->source, &cfg);
             else
                 st = status_fail(STATUS_ERR_IO, "%s: no tokenizer.json or vocab.txt in the folder",
@@ -722,34 +707,6 @@ static status pretokenize_words(const wordpiece *wp, wordpiece_encoding *e, cons
     return STATUS_OK;
 }
 
-// \w of Rust's regex crate (Alphabetic, marks, decimal digits, connector
-// punctuation, join controls), for single_word added tokens.
-static int is_word_char(int32_t c) {
-    if (c < 0x80)
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '_';
-    if (c == 0x200C || c == 0x200D) return 1;
-    if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-        (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
-        return 1; // Other_Alphabetic symbols
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
 // The next added token (of the given normalized-ness) in s[*pos..n), as HF's
 // AddedVocabulary::find_matches: leftmost-longest, non-overlapping, with
 // single_word / lstrip / rstrip. `floor` is where the current split starts
@@ -779,8 +736,8 @@ static int added_next(const wordpiece *wp, int normalized, const int32_t *s, siz
         }
         size_t start = i, stop = i + best->n_cps;
         if (best->single_word) {
-            int left_ok = start == 0 || !is_word_char(s[start - 1]);
-            int right_ok = stop == n || !is_word_char(s[stop]);
+            int left_ok = start == 0 || !hf_is_word_char(s[start - 1]);
+            int right_ok = stop == n || !hf_is_word_char(s[stop]);
             if (!left_ok || !right_ok) {
                 i = stop; // the automaton resumes after the discarded match
                 continue;
