@@ -13,6 +13,7 @@
 #include "engine/reranker.h"
 #include "base/status.h"
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -59,6 +60,102 @@ char *cli_join_argv(int argc, char **argv);
 int cli_list_has(const char *list, const char *id);
 
 // Shared options (cli_common.c).
+
+// The options several commands take, parsed in one place so their spelling,
+// validation and error messages agree. A command lists the groups it accepts
+// in its getopt_long table (CLI_OPTS_* below; ids >= 256 never clash with a
+// command's own one-character ids) and hands every option to
+// cli_common_parse() before its own switch:
+//
+//     cli_common_opts co = {.max_len = 512};
+//     static const struct option opts[] = {CLI_OPTS_MODEL, CLI_OPTS_OUTPUT,
+//                                          {"chunk", required_argument, 0, 'c'}, {0, 0, 0, 0}};
+//     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+//         int shared = cli_common_parse("score", c, optarg, &co);
+//         if (shared < 0) return 2;
+//         if (shared) continue;
+//         switch (c) { ...the command's own options... }
+//     }
+//
+// Defaults are whatever the command puts in the struct before parsing.
+typedef struct {
+    const char *model;                     // --model DIR
+    const char *instruction;               // --instruction T (Qwen3-Reranker)
+    const char *query, *queries, *qid;     // --query Q | --queries FILE --qid ID
+    const char *docs, *doc_ids;            // --docs FILE [--doc-ids LIST]
+    const char *dataset, *split, *run;     // --dataset DIR [--split S] --run FILE
+    const char *out;                       // --out PATH
+    long max_len;                          // --max-len N (>= 3)
+    int max_len_given;                     // --max-len was on the command line
+    int threads;                           // --threads N (already applied); 0: not given
+    int force, json, allow_unused_tensors; // --force, --json, --allow-unused-tensors
+} cli_common_opts;
+
+enum {
+    CLI_OPT_MODEL = 256,
+    CLI_OPT_INSTRUCTION,
+    CLI_OPT_MAX_LEN,
+    CLI_OPT_THREADS,
+    CLI_OPT_ALLOW_UNUSED_TENSORS,
+    CLI_OPT_QUERY,
+    CLI_OPT_QUERIES,
+    CLI_OPT_QID,
+    CLI_OPT_DOCS,
+    CLI_OPT_DOC_IDS,
+    CLI_OPT_DATASET,
+    CLI_OPT_SPLIT,
+    CLI_OPT_RUN,
+    CLI_OPT_OUT,
+    CLI_OPT_FORCE,
+    CLI_OPT_JSON,
+};
+
+// clang-format off
+// One `struct option` entry per shared option.
+#define CLI_OPTION_MODEL {"model", required_argument, 0, CLI_OPT_MODEL}
+#define CLI_OPTION_INSTRUCTION {"instruction", required_argument, 0, CLI_OPT_INSTRUCTION}
+#define CLI_OPTION_MAX_LEN {"max-len", required_argument, 0, CLI_OPT_MAX_LEN}
+#define CLI_OPTION_THREADS {"threads", required_argument, 0, CLI_OPT_THREADS}
+#define CLI_OPTION_ALLOW_UNUSED_TENSORS \
+    {"allow-unused-tensors", no_argument, 0, CLI_OPT_ALLOW_UNUSED_TENSORS}
+#define CLI_OPTION_QUERY {"query", required_argument, 0, CLI_OPT_QUERY}
+#define CLI_OPTION_QUERIES {"queries", required_argument, 0, CLI_OPT_QUERIES}
+#define CLI_OPTION_QID {"qid", required_argument, 0, CLI_OPT_QID}
+#define CLI_OPTION_DOCS {"docs", required_argument, 0, CLI_OPT_DOCS}
+#define CLI_OPTION_DOC_IDS {"doc-ids", required_argument, 0, CLI_OPT_DOC_IDS}
+#define CLI_OPTION_DATASET {"dataset", required_argument, 0, CLI_OPT_DATASET}
+#define CLI_OPTION_SPLIT {"split", required_argument, 0, CLI_OPT_SPLIT}
+#define CLI_OPTION_RUN {"run", required_argument, 0, CLI_OPT_RUN}
+#define CLI_OPTION_OUT {"out", required_argument, 0, CLI_OPT_OUT}
+#define CLI_OPTION_FORCE {"force", no_argument, 0, CLI_OPT_FORCE}
+#define CLI_OPTION_JSON {"json", no_argument, 0, CLI_OPT_JSON}
+
+// Groups, so that commands taking the same inputs take them the same way.
+// A command lists only the groups it accepts: an option it does not list
+// stays an unknown option there.
+// Running a model: score, rerank, trace.
+#define CLI_OPTS_MODEL                                                                             \
+    CLI_OPTION_MODEL, CLI_OPTION_INSTRUCTION, CLI_OPTION_MAX_LEN, CLI_OPTION_THREADS,              \
+        CLI_OPTION_ALLOW_UNUSED_TENSORS
+// One query and its candidates: score, rerank.
+#define CLI_OPTS_PAIRS                                                                             \
+    CLI_OPTION_QUERY, CLI_OPTION_QUERIES, CLI_OPTION_QID, CLI_OPTION_DOCS, CLI_OPTION_DOC_IDS
+// Every query of a run over a BEIR dataset: rerank, trace.
+#define CLI_OPTS_RUN CLI_OPTION_DATASET, CLI_OPTION_SPLIT, CLI_OPTION_RUN
+// An output that is never replaced silently: trace, sweep, synth, merge, stability.
+#define CLI_OPTS_OUTPUT CLI_OPTION_OUT, CLI_OPTION_FORCE
+
+// clang-format on
+
+// Handles option `c` (a getopt_long return) when it is one of CLI_OPT_*.
+// Returns 1 when handled, 0 when `c` is not a shared option (the command's
+// own switch takes it), -1 after printing "grating CMD: --option ..." for a
+// malformed value (exit with 2).
+int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o);
+// Parses an integer option value >= `min` into *value. Prints
+// "grating CMD: --NAME must be an integer >= MIN, got 'ARG'" and returns 0
+// when malformed or out of range.
+int cli_parse_long(const char *cmd, const char *name, const char *arg, long min, long *value);
 
 // Parses --threads N (1..4096) and sets the compute (BLAS) threads. Prints
 // the error and returns 0 when malformed. Without --threads a command uses

@@ -1,17 +1,17 @@
 /*
- * Options every command shares: --threads (compute threads) and progress
- * lines that stay readable in a log file.
+ * Options every command shares (--model, --max-len, --threads, --out,
+ * --force, ...) and progress lines that stay readable in a log file.
  */
 #include "cli.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 int cli_parse_threads(const char *cmd, const char *arg) {
@@ -30,10 +30,76 @@ int cli_threads(void) {
     return openblas_get_num_threads();
 }
 
-static double cli_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+int cli_parse_long(const char *cmd, const char *name, const char *arg, long min, long *value) {
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (end == arg || *end || errno || v < min) {
+        fprintf(stderr, "grating %s: --%s must be an integer >= %ld, got '%s'\n", cmd, name, min,
+                arg);
+        return 0;
+    }
+    *value = v;
+    return 1;
+}
+
+int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o) {
+    switch (c) {
+    case CLI_OPT_MODEL:
+        o->model = arg;
+        return 1;
+    case CLI_OPT_INSTRUCTION:
+        o->instruction = arg;
+        return 1;
+    case CLI_OPT_MAX_LEN:
+        // 3 = [CLS] + 2 x [SEP]: shorter holds no pair at all; the model's own
+        // limit is checked once it is open (reranker_check_max_len).
+        if (!cli_parse_long(cmd, "max-len", arg, 3, &o->max_len)) return -1;
+        o->max_len_given = 1;
+        return 1;
+    case CLI_OPT_THREADS:
+        if (!cli_parse_threads(cmd, arg)) return -1;
+        o->threads = cli_threads();
+        return 1;
+    case CLI_OPT_ALLOW_UNUSED_TENSORS:
+        o->allow_unused_tensors = 1;
+        return 1;
+    case CLI_OPT_QUERY:
+        o->query = arg;
+        return 1;
+    case CLI_OPT_QUERIES:
+        o->queries = arg;
+        return 1;
+    case CLI_OPT_QID:
+        o->qid = arg;
+        return 1;
+    case CLI_OPT_DOCS:
+        o->docs = arg;
+        return 1;
+    case CLI_OPT_DOC_IDS:
+        o->doc_ids = arg;
+        return 1;
+    case CLI_OPT_DATASET:
+        o->dataset = arg;
+        return 1;
+    case CLI_OPT_SPLIT:
+        o->split = arg;
+        return 1;
+    case CLI_OPT_RUN:
+        o->run = arg;
+        return 1;
+    case CLI_OPT_OUT:
+        o->out = arg;
+        return 1;
+    case CLI_OPT_FORCE:
+        o->force = 1;
+        return 1;
+    case CLI_OPT_JSON:
+        o->json = 1;
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s) {
@@ -45,7 +111,7 @@ void cli_progress_init(cli_progress *p, FILE *out, double min_interval_s) {
 }
 
 void cli_progress_update(cli_progress *p, int final, const char *fmt, ...) {
-    double now = cli_now();
+    double now = clock_now_seconds();
     if (!final && !p->tty && now - p->last < p->min_interval) return;
     if (!final && p->tty && now - p->last < 0.1) return;
     p->last = now;

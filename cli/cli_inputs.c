@@ -96,7 +96,7 @@ status cli_encode_pairs(const reranker *r, const char *query, const doc_list *do
     s->type_ids = mem_alloc(MEM_OTHER, docs->n * max_len * sizeof *s->type_ids);
     if (!s->seq_start || !s->seq_len || !s->ids || !s->type_ids)
         return status_fail(STATUS_ERR_NOMEM, "batch of %zu candidates: out of memory", docs->n);
-    reranker_encoding enc = {0};
+    tokenizer_encoding enc = {0};
     status st = STATUS_OK;
     for (size_t i = 0; i < docs->n && st == STATUS_OK; i++) {
         const char *d = docs->items[i].text;
@@ -111,7 +111,7 @@ status cli_encode_pairs(const reranker *r, const char *query, const doc_list *do
         memcpy(s->type_ids + s->n_tok, enc.type_ids, enc.len * sizeof *enc.type_ids);
         s->n_tok += enc.len;
     }
-    reranker_encoding_free(&enc);
+    tokenizer_encoding_free(&enc);
     return st;
 }
 

@@ -286,28 +286,21 @@ static void cmd_info_close(info_model *im) {
 
 int cmd_info(int argc, char **argv) {
     static const struct option long_opts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"json", no_argument, NULL, 'j'},
-        {"allow-unused-tensors", no_argument, NULL, 'u'},
+        CLI_OPTION_MODEL,
+        CLI_OPTION_JSON,
+        CLI_OPTION_ALLOW_UNUSED_TENSORS,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *dir = NULL;
-    int json = 0, allow_unused = 0;
+    cli_common_opts co = {0};
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        int shared = cli_common_parse("info", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
-        case 'm':
-            dir = optarg;
-            break;
-        case 'j':
-            json = 1;
-            break;
-        case 'u':
-            allow_unused = 1;
-            break;
         case 'h':
             cmd_info_usage(stdout);
             return 0;
@@ -321,6 +314,8 @@ int cmd_info(int argc, char **argv) {
         fprintf(stderr, "grating info: unexpected argument '%s'\n", argv[optind]);
         return 2;
     }
+    const char *dir = co.model;
+    int json = co.json, allow_unused = co.allow_unused_tensors;
     if (!dir) {
         fprintf(stderr, "grating info: --model DIR is required\n");
         cmd_info_usage(stderr);

@@ -72,22 +72,16 @@ static status merge_sweeps(char **inputs, size_t n, const char *out, const char 
 }
 
 int cmd_merge(int argc, char **argv) {
-    const char *out = NULL;
-    int force = 0;
-    static const struct option opts[] = {{"out", required_argument, 0, 'o'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+    cli_common_opts co = {0};
+    static const struct option opts[] = {
+        CLI_OPTS_OUTPUT, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int shared = cli_common_parse("merge", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'f':
-            force = 1;
-            break;
         case 'h':
             merge_usage(stdout);
             return 0;
@@ -96,6 +90,8 @@ int cmd_merge(int argc, char **argv) {
             return 2;
         }
     }
+    const char *out = co.out;
+    int force = co.force;
     size_t n = (size_t)(argc - optind);
     if (!out || n == 0) {
         fprintf(stderr, "grating merge: need --out and at least one input\n");

@@ -14,6 +14,7 @@
 #include "beir.h"
 #include "base/fsutil.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <math.h>
@@ -21,14 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
-
-static double rerank_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void rerank_usage(FILE *out) {
     fprintf(
@@ -351,11 +345,11 @@ static void rerank_print_table(const doc_list *docs, const engine_result *r, siz
 
 // The parsed command line.
 typedef struct {
-    const char *model_dir, *query_text, *queries, *qid, *docs_path, *doc_ids;
-    const char *policy_name, *policy_args, *trec, *trec_qid, *run_tag, *instruction;
-    const char *timeline_path, *label, *run_path, *dataset, *split, *stats_path;
-    long max_len, chunk, k, timeline_ms, top_n, limit, n_slots;
-    int json, max_len_given, cold, direct, force, allow_unused;
+    cli_common_opts in; // --model, --query..., --run/--dataset/--split, --max-len, --force...
+    const char *policy_name, *policy_args, *trec, *trec_qid, *run_tag;
+    const char *timeline_path, *label, *stats_path;
+    long chunk, k, timeline_ms, top_n, limit, n_slots;
+    int cold, direct;
     const char *embed_cache_arg;
     double cache_fraction;
     size_t cache_rows;
@@ -390,13 +384,13 @@ static void rerank_session_close(rerank_session *s) {
 // before any work is done.
 static status rerank_prepare_outputs(const rerank_args *a) {
     status st = STATUS_OK;
-    if (a->trec && (st = fs_output_prepare(a->trec, a->force))) return st;
-    if (a->stats_path && (st = fs_output_prepare(a->stats_path, a->force))) return st;
+    if (a->trec && (st = fs_output_prepare(a->trec, a->in.force))) return st;
+    if (a->stats_path && (st = fs_output_prepare(a->stats_path, a->in.force))) return st;
     if (a->timeline_path) {
         char cat_path[4300];
         rerank_categories_path(a->timeline_path, cat_path, sizeof cat_path);
-        if ((st = fs_output_prepare(a->timeline_path, a->force)) ||
-            (st = fs_output_prepare(cat_path, a->force)))
+        if ((st = fs_output_prepare(a->timeline_path, a->in.force)) ||
+            (st = fs_output_prepare(cat_path, a->in.force)))
             return st;
     }
     return STATUS_OK;
@@ -408,7 +402,7 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
     status st;
     memset(s, 0, sizeof *s);
     s->extra.cold = a->cold;
-    s->max_len = a->max_len;
+    s->max_len = a->in.max_len;
     if (a->policy_args &&
         (st = json_parse_text("--policy-args", a->policy_args, strlen(a->policy_args), &s->params)))
         return st;
@@ -416,21 +410,21 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
     reranker_options ropt = {.resident_layers = a->n_slots == 0,
                              .direct_io = a->direct,
                              .embed_cache_rows = a->cache_rows,
-                             .allow_unused_tensors = a->allow_unused};
+                             .allow_unused_tensors = a->in.allow_unused_tensors};
     if (a->embed_cache_arg &&
-        (st = rerank_embed_cache_rows(a->model_dir, a->cache_fraction, &ropt.embed_cache_rows)))
+        (st = rerank_embed_cache_rows(a->in.model, a->cache_fraction, &ropt.embed_cache_rows)))
         return st;
-    if (a->cold && (st = rerank_drop_cache(a->model_dir, a->allow_unused, &s->extra.cached_before,
-                                           &s->extra.cached_after)))
+    if (a->cold && (st = rerank_drop_cache(a->in.model, a->in.allow_unused_tensors,
+                                           &s->extra.cached_before, &s->extra.cached_after)))
         return st;
     // The timeline covers loading too (the in-memory baseline's peak is there).
     if (a->timeline_path &&
         ((st = mem_timeline_init(&s->tl, (double)a->timeline_ms, MEM_TIMELINE_DEFAULT_CAPACITY)) ||
          (st = mem_timeline_start(&s->tl))))
         return st;
-    double t_load = rerank_now();
-    if ((st = reranker_open_ex(&s->model, a->model_dir, a->instruction, &ropt))) return st;
-    s->extra.load_seconds = rerank_now() - t_load;
+    double t_load = clock_now_seconds();
+    if ((st = reranker_open_ex(&s->model, a->in.model, a->in.instruction, &ropt))) return st;
+    s->extra.load_seconds = clock_now_seconds() - t_load;
     s->extra.ec = reranker_embed_cache(&s->model);
     s->model_open = 1;
     if (a->n_slots) {
@@ -440,7 +434,7 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
             return st;
         s->win_open = 1;
     }
-    return reranker_check_max_len(&s->model, &s->max_len, a->max_len_given);
+    return reranker_check_max_len(&s->model, &s->max_len, a->in.max_len_given);
 }
 
 static status rerank_write_timeline(rerank_session *s, const rerank_args *a) {
@@ -468,7 +462,7 @@ static status rerank_single(const rerank_args *a) {
     int w_open = 0;
     char tag[256];
     rerank_default_tag(a, tag, sizeof tag);
-    const char *trec_qid = a->trec_qid ? a->trec_qid : a->qid ? a->qid : "q";
+    const char *trec_qid = a->trec_qid ? a->trec_qid : a->in.qid ? a->in.qid : "q";
     const char *run_tag = a->run_tag ? a->run_tag : tag;
     status st;
     memset(&ses, 0, sizeof ses);
@@ -486,14 +480,14 @@ static status rerank_single(const rerank_args *a) {
                          run_tag);
         goto done;
     }
-    if ((st = cli_load_inputs(a->query_text, a->queries, a->qid, a->docs_path, a->doc_ids, &query,
-                              &docs)))
+    if ((st = cli_load_inputs(a->in.query, a->in.queries, a->in.qid, a->in.docs, a->in.doc_ids,
+                              &query, &docs)))
         goto done;
     if ((size_t)a->k > docs.n) {
         st = status_fail(STATUS_ERR_ARG,
                          "--top-k %ld is larger than the %zu candidates in %s: use --top-k %zu or "
                          "fewer (batch mode, --run, clamps K per query)",
-                         a->k, docs.n, a->docs_path, docs.n);
+                         a->k, docs.n, a->in.docs, docs.n);
         goto done;
     }
     if ((st = rerank_prepare_outputs(a)) || (st = rerank_session_open(&ses, a))) goto done;
@@ -504,7 +498,7 @@ static status rerank_single(const rerank_args *a) {
     engine_options opt = {
         .k = (size_t)a->k, .chunk = (size_t)a->chunk, .window = ses.win_open ? &ses.win : NULL};
     if ((st = engine_run(&ses.model, &b, ses.pol, &opt, &r))) {
-        st = cli_explain_numeric(st, a->model_dir, &docs);
+        st = cli_explain_numeric(st, a->in.model, &docs);
         goto done;
     }
     if ((st = rerank_write_timeline(&ses, a))) goto done;
@@ -516,12 +510,12 @@ static status rerank_single(const rerank_args *a) {
         if ((st = trec_writer_close(&w))) goto done;
     }
     cJSON *eff = policy_describe(ses.pol);
-    if (a->json) {
+    if (a->in.json) {
         cJSON *root = cJSON_CreateObject();
-        cli_add_provenance(root, a->model_dir, &ses.model, ses.max_len, a->argc, a->argv);
+        cli_add_provenance(root, a->in.model, &ses.model, ses.max_len, a->argc, a->argv);
         cJSON *q = cJSON_AddObjectToObject(root, "query");
-        if (a->qid)
-            cJSON_AddStringToObject(q, "id", a->qid);
+        if (a->in.qid)
+            cJSON_AddStringToObject(q, "id", a->in.qid);
         else
             cJSON_AddNullToObject(q, "id");
         cJSON_AddStringToObject(q, "text", query);
@@ -605,9 +599,9 @@ static status rerank_batch(const rerank_args *a) {
                          a->run_tag);
         goto done;
     }
-    if ((st = beir_open(&ds, a->dataset, a->split, 0))) goto done;
+    if ((st = beir_open(&ds, a->in.dataset, a->in.split, 0))) goto done;
     ds_open = 1;
-    if ((st = trec_run_read(&run, a->run_path))) goto done;
+    if ((st = trec_run_read(&run, a->in.run))) goto done;
     run_open = 1;
     if ((st = trec_run_resolve(&run, &ds))) goto done;
     size_t n_queries = run.n_queries;
@@ -633,14 +627,14 @@ static status rerank_batch(const rerank_args *a) {
             goto done;
         }
     }
-    if (a->json && !(queries_json = cJSON_CreateArray())) {
+    if (a->in.json && !(queries_json = cJSON_CreateArray())) {
         st = status_fail(STATUS_ERR_NOMEM, "out of memory");
         goto done;
     }
     const embed_cache *ec = ses.extra.ec;
     cli_progress prog;
     cli_progress_init(&prog, stderr, 10.0);
-    double t_start = rerank_now();
+    double t_start = clock_now_seconds();
     for (size_t q = 0; q < n_queries; q++) {
         const trec_query *rq = &run.queries[q];
         size_t n = rq->n < (size_t)a->top_n ? rq->n : (size_t)a->top_n;
@@ -665,7 +659,7 @@ static status rerank_batch(const rerank_args *a) {
             reranker_batch view = cli_batch_view(&b);
             engine_options opt = {
                 .k = k, .chunk = (size_t)a->chunk, .window = ses.win_open ? &ses.win : NULL};
-            st = cli_explain_numeric(engine_run(&ses.model, &view, ses.pol, &opt, &r), a->model_dir,
+            st = cli_explain_numeric(engine_run(&ses.model, &view, ses.pol, &opt, &r), a->in.model,
                                      &docs);
         }
         if (st == STATUS_OK) st = rerank_trec_add(&w, rq->qid, &docs, &r, k);
@@ -676,13 +670,13 @@ static status rerank_batch(const rerank_args *a) {
         docs.n = 0;
         if (st != STATUS_OK) {
             cli_progress_end(&prog);
-            status_wrap(st, "query %s (line %zu of %s)", rq->qid, rq->line, a->run_path);
+            status_wrap(st, "query %s (line %zu of %s)", rq->qid, rq->line, a->in.run);
             goto done;
         }
         size_t judged = 0;
-        if (a->split) beir_query_qrels(&ds, rq->query, &judged);
-        cJSON *o =
-            rerank_query_stats(rq->qid, &r, k, (size_t)a->k, judged, a->split != NULL, &ses.extra);
+        if (a->in.split) beir_query_qrels(&ds, rq->query, &judged);
+        cJSON *o = rerank_query_stats(rq->qid, &r, k, (size_t)a->k, judged, a->in.split != NULL,
+                                      &ses.extra);
         if (!o) {
             st = status_fail(STATUS_ERR_NOMEM, "out of memory");
             goto done;
@@ -705,7 +699,7 @@ static status rerank_batch(const rerank_args *a) {
         tot.candidates += n;
         tot.candidate_layers += r.candidate_layers;
         tot.candidate_layers_full += r.candidate_layers_full;
-        double elapsed = rerank_now() - t_start;
+        double elapsed = clock_now_seconds() - t_start;
         cli_progress_update(
             &prog, q + 1 == n_queries,
             "grating rerank: %zu/%zu queries, %.2f queries/s, %.1f%% of the "
@@ -714,7 +708,7 @@ static status rerank_batch(const rerank_args *a) {
             100.0 * (double)tot.candidate_layers /
                 (double)(tot.candidate_layers_full ? tot.candidate_layers_full : 1));
     }
-    tot.seconds = rerank_now() - t_start;
+    tot.seconds = clock_now_seconds() - t_start;
     if ((st = rerank_write_timeline(&ses, a))) goto done;
     if (stats) {
         int bad = fflush(stats) != 0 || fsync(fileno(stats)) != 0;
@@ -736,20 +730,20 @@ static status rerank_batch(const rerank_args *a) {
                 tot.clamped, tot.queries, a->k);
     double frac = (double)tot.candidate_layers /
                   (double)(tot.candidate_layers_full ? tot.candidate_layers_full : 1);
-    if (a->json) {
+    if (a->in.json) {
         cJSON *root = cJSON_CreateObject();
-        cli_add_provenance(root, a->model_dir, &ses.model, ses.max_len, a->argc, a->argv);
+        cli_add_provenance(root, a->in.model, &ses.model, ses.max_len, a->argc, a->argv);
         cJSON *pol = cJSON_AddObjectToObject(root, "policy");
         cJSON_AddStringToObject(pol, "name", a->policy_name);
         cJSON_AddItemToObject(pol, "params", policy_describe(ses.pol));
-        char *abs = cli_abs_path(a->run_path);
+        char *abs = cli_abs_path(a->in.run);
         if (abs) cJSON_AddStringToObject(root, "run", abs);
         free(abs);
-        abs = cli_abs_path(a->dataset);
+        abs = cli_abs_path(a->in.dataset);
         if (abs) cJSON_AddStringToObject(root, "dataset", abs);
         free(abs);
-        if (a->split)
-            cJSON_AddStringToObject(root, "split", a->split);
+        if (a->in.split)
+            cJSON_AddStringToObject(root, "split", a->in.split);
         else
             cJSON_AddNullToObject(root, "split");
         cJSON_AddNumberToObject(root, "top_n", (double)a->top_n);
@@ -776,7 +770,7 @@ static status rerank_batch(const rerank_args *a) {
         char *p = eff ? cJSON_PrintUnformatted(eff) : NULL;
         cJSON_Delete(eff);
         printf("policy %s %s, K = %ld, top-%ld of %s, threads %d\n", a->policy_name, p ? p : "{}",
-               a->k, a->top_n, a->run_path, cli_threads());
+               a->k, a->top_n, a->in.run, cli_threads());
         free(p);
         printf("queries: %zu (K clamped for %zu), candidates: %zu\n", tot.queries, tot.clamped,
                tot.candidates);
@@ -806,28 +800,24 @@ done:
 }
 
 int cmd_rerank(int argc, char **argv) {
-    rerank_args a = {.policy_name = "none",
+    rerank_args a = {.in = {.max_len = 512},
+                     .policy_name = "none",
                      .label = "grating",
-                     .max_len = 512,
                      .timeline_ms = 5,
                      .top_n = 20,
                      .argc = argc,
                      .argv = argv};
     const char *window = "all";
     int top_n_given = 0;
-    static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"query", required_argument, 0, 'q'},
-                                         {"queries", required_argument, 0, 'Q'},
-                                         {"qid", required_argument, 0, 'i'},
-                                         {"docs", required_argument, 0, 'd'},
-                                         {"doc-ids", required_argument, 0, 'D'},
-                                         {"max-len", required_argument, 0, 'l'},
+    static const struct option opts[] = {CLI_OPTS_MODEL,
+                                         CLI_OPTS_PAIRS,
+                                         CLI_OPTS_RUN,
+                                         CLI_OPTION_JSON,
+                                         CLI_OPTION_FORCE,
                                          {"chunk", required_argument, 0, 'c'},
                                          {"top-k", required_argument, 0, 'k'},
                                          {"policy", required_argument, 0, 'p'},
                                          {"policy-args", required_argument, 0, 'a'},
-                                         {"json", no_argument, 0, 'j'},
                                          {"trec", required_argument, 0, 't'},
                                          {"trec-qid", required_argument, 0, 'T'},
                                          {"run-tag", required_argument, 0, 'g'},
@@ -839,54 +829,26 @@ int cmd_rerank(int argc, char **argv) {
                                          {"memory-timeline", required_argument, 0, 'M'},
                                          {"timeline-ms", required_argument, 0, 'P'},
                                          {"label", required_argument, 0, 'B'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"dataset", required_argument, 0, 'S'},
-                                         {"split", required_argument, 0, 's'},
                                          {"top-n", required_argument, 0, 'n'},
                                          {"limit", required_argument, 0, 'x'},
                                          {"stats", required_argument, 0, 'J'},
-                                         {"threads", required_argument, 0, 'H'},
-                                         {"force", no_argument, 0, 'F'},
-                                         {"allow-unused-tensors", no_argument, 0, 'U'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int shared = cli_common_parse("rerank", c, optarg, &a.in);
+        if (shared < 0) return 2;
+        if (shared) continue;
         long *target = NULL;
-        long min = 1;
         const char *name = NULL;
         switch (c) {
-        case 'm':
-            a.model_dir = optarg;
-            break;
-        case 'I':
-            a.instruction = optarg;
-            break;
-        case 'q':
-            a.query_text = optarg;
-            break;
-        case 'Q':
-            a.queries = optarg;
-            break;
-        case 'i':
-            a.qid = optarg;
-            break;
-        case 'd':
-            a.docs_path = optarg;
-            break;
-        case 'D':
-            a.doc_ids = optarg;
-            break;
         case 'p':
             a.policy_name = optarg;
             break;
         case 'a':
             a.policy_args = optarg;
-            break;
-        case 'j':
-            a.json = 1;
             break;
         case 't':
             a.trec = optarg;
@@ -915,35 +877,14 @@ int cmd_rerank(int argc, char **argv) {
         case 'B':
             a.label = optarg;
             break;
-        case 'r':
-            a.run_path = optarg;
-            break;
-        case 'S':
-            a.dataset = optarg;
-            break;
-        case 's':
-            a.split = optarg;
-            break;
         case 'J':
             a.stats_path = optarg;
-            break;
-        case 'U':
-            a.allow_unused = 1;
-            break;
-        case 'F':
-            a.force = 1;
-            break;
-        case 'H':
-            if (!cli_parse_threads("rerank", optarg)) return 2;
             break;
         case 'L':
             rerank_list_policies();
             return 0;
         case 'P':
             target = &a.timeline_ms, name = "timeline-ms";
-            break;
-        case 'l':
-            target = &a.max_len, min = 3, a.max_len_given = 1, name = "max-len";
             break;
         case 'c':
             target = &a.chunk, name = "chunk";
@@ -964,15 +905,7 @@ int cmd_rerank(int argc, char **argv) {
             rerank_usage(stderr);
             return 2;
         }
-        if (target) {
-            errno = 0;
-            *target = strtol(optarg, &end, 10);
-            if (*end || errno || *target < min) {
-                fprintf(stderr, "grating rerank: --%s must be an integer >= %ld, got '%s'\n", name,
-                        min, optarg);
-                return 2;
-            }
-        }
+        if (target && !cli_parse_long("rerank", name, optarg, 1, target)) return 2;
     }
     if (strcmp(window, "all") != 0) {
         a.n_slots = strtol(window, &end, 10);
@@ -996,30 +929,30 @@ int cmd_rerank(int argc, char **argv) {
                 "grating rerank: --direct-io applies to streamed layers: give --window W\n");
         return 2;
     }
-    int batch = a.run_path || a.dataset;
+    int batch = a.in.run || a.in.dataset;
     if (batch) {
-        if (optind < argc || !a.model_dir || !a.run_path || !a.dataset || !a.trec || a.k == 0) {
+        if (optind < argc || !a.in.model || !a.in.run || !a.in.dataset || !a.trec || a.k == 0) {
             fprintf(stderr, "grating rerank: batch mode needs --model, --run, --dataset, --top-k "
                             "and --trec\n");
             rerank_usage(stderr);
             return 2;
         }
-        if (a.query_text || a.queries || a.qid || a.docs_path || a.doc_ids || a.trec_qid) {
+        if (a.in.query || a.in.queries || a.in.qid || a.in.docs || a.in.doc_ids || a.trec_qid) {
             fprintf(stderr, "grating rerank: --run/--dataset take the queries and candidates from "
                             "the run: --query, --queries, --qid, --docs, --doc-ids and --trec-qid "
                             "do not apply\n");
             return 2;
         }
     } else {
-        if (optind < argc || !a.model_dir || !a.docs_path || (!a.query_text == !a.queries) ||
-            (a.queries && !a.qid) || a.k == 0) {
+        if (optind < argc || !a.in.model || !a.in.docs || (!a.in.query == !a.in.queries) ||
+            (a.in.queries && !a.in.qid) || a.k == 0) {
             fprintf(stderr,
                     "grating rerank: need --model, --docs, --top-k and either --query or "
                     "--queries with --qid (or --run and --dataset for every query of a run)\n");
             rerank_usage(stderr);
             return 2;
         }
-        if (a.split || top_n_given || a.limit || a.stats_path) {
+        if (a.in.split || top_n_given || a.limit || a.stats_path) {
             fprintf(stderr, "grating rerank: --split, --top-n, --limit and --stats need batch "
                             "mode (--run and --dataset)\n");
             return 2;

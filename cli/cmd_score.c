@@ -5,7 +5,7 @@
 #include "cli.h"
 
 #include "docs_jsonl.h"
-#include "engine/reranker.h"
+#include "engine/engine.h"
 
 #include <cjson/cJSON.h>
 #include <getopt.h>
@@ -104,84 +104,33 @@ static void score_print_table(const doc_list *docs, const cli_batch *s, const fl
 }
 
 int cmd_score(int argc, char **argv) {
-    const char *model_dir = NULL, *query_text = NULL, *queries = NULL, *qid = NULL;
-    const char *docs_path = NULL, *doc_ids = NULL, *mark = NULL;
-    const char *instruction = NULL;
-    long max_len = 512, chunk = 0;
-    int per_layer = 0, json = 0, max_len_given = 0, allow_unused = 0;
-    static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"query", required_argument, 0, 'q'},
-                                         {"queries", required_argument, 0, 'Q'},
-                                         {"qid", required_argument, 0, 'i'},
-                                         {"docs", required_argument, 0, 'd'},
-                                         {"doc-ids", required_argument, 0, 'D'},
-                                         {"max-len", required_argument, 0, 'l'},
+    cli_common_opts co = {.max_len = 512};
+    const char *mark = NULL;
+    long chunk = 0;
+    int per_layer = 0;
+    static const struct option opts[] = {CLI_OPTS_MODEL,
+                                         CLI_OPTS_PAIRS,
+                                         CLI_OPTION_JSON,
                                          {"chunk", required_argument, 0, 'c'},
                                          {"per-layer", no_argument, 0, 'p'},
-                                         {"json", no_argument, 0, 'j'},
                                          {"mark", required_argument, 0, 'k'},
                                          {"help", no_argument, 0, 'h'},
-                                         {"threads", required_argument, 0, 'H'},
-                                         {"allow-unused-tensors", no_argument, 0, 'U'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
-    char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int shared = cli_common_parse("score", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
-        case 'm':
-            model_dir = optarg;
-            break;
-        case 'I':
-            instruction = optarg;
-            break;
-        case 'q':
-            query_text = optarg;
-            break;
-        case 'Q':
-            queries = optarg;
-            break;
-        case 'i':
-            qid = optarg;
-            break;
-        case 'd':
-            docs_path = optarg;
-            break;
-        case 'D':
-            doc_ids = optarg;
-            break;
         case 'k':
             mark = optarg;
             break;
         case 'p':
             per_layer = 1;
             break;
-        case 'j':
-            json = 1;
-            break;
-        case 'l':
-            max_len = strtol(optarg, &end, 10);
-            max_len_given = 1;
-            if (*end || max_len < 3) {
-                fprintf(stderr, "grating score: --max-len must be an integer >= 3, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
         case 'c':
-            chunk = strtol(optarg, &end, 10);
-            if (*end || chunk < 1) {
-                fprintf(stderr, "grating score: --chunk must be a positive integer, got '%s'\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'H':
-            if (!cli_parse_threads("score", optarg)) return 2;
-            break;
-        case 'U':
-            allow_unused = 1;
+            if (!cli_parse_long("score", "chunk", optarg, 1, &chunk)) return 2;
             break;
         case 'h':
             score_usage(stdout);
@@ -191,8 +140,10 @@ int cmd_score(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc || !model_dir || !docs_path || (!query_text == !queries) ||
-        (queries && !qid)) {
+    const char *model_dir = co.model, *qid = co.qid;
+    long max_len = co.max_len;
+    if (optind < argc || !model_dir || !co.docs || (!co.query == !co.queries) ||
+        (co.queries && !qid)) {
         fprintf(stderr,
                 "grating score: need --model, --docs and either --query or --queries with --qid\n");
         score_usage(stderr);
@@ -207,12 +158,12 @@ int cmd_score(int argc, char **argv) {
     cli_batch s = {0};
     float *ls = NULL;
     status st;
-    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = allow_unused};
-    if ((st = cli_load_inputs(query_text, queries, qid, docs_path, doc_ids, &query, &docs)) ||
-        (st = reranker_open_ex(&model, model_dir, instruction, &ropt)))
+    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = co.allow_unused_tensors};
+    if ((st = cli_load_inputs(co.query, co.queries, qid, co.docs, co.doc_ids, &query, &docs)) ||
+        (st = reranker_open_ex(&model, model_dir, co.instruction, &ropt)))
         goto done;
     model_open = 1;
-    if ((st = reranker_check_max_len(&model, &max_len, max_len_given)) ||
+    if ((st = reranker_check_max_len(&model, &max_len, co.max_len_given)) ||
         (st = cli_encode_pairs(&model, query, &docs, (size_t)max_len, &s)))
         goto done;
     size_t L = (size_t)model.cfg.n_layers;
@@ -222,11 +173,11 @@ int cmd_score(int argc, char **argv) {
         goto done;
     }
     reranker_batch b = cli_batch_view(&s);
-    if ((st = reranker_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) {
+    if ((st = engine_forward_all_layers(&model, &b, (size_t)chunk, ls)) != STATUS_OK) {
         st = cli_explain_numeric(st, model_dir, &docs);
         goto done;
     }
-    if (json) {
+    if (co.json) {
         cJSON *root = cJSON_CreateObject();
         if (!root || !cli_add_provenance(root, model_dir, &model, max_len, argc, argv)) {
             cJSON_Delete(root);

@@ -29,23 +29,23 @@ static void stability_usage(FILE *out) {
 }
 
 int cmd_stability(int argc, char **argv) {
-    const char *trace_path = NULL, *out = NULL;
+    cli_common_opts co = {0};
+    const char *trace_path = NULL;
     long clusters = 3;
-    int force = 0;
-    static const struct option opts[] = {
-        {"trace", required_argument, 0, 't'},    {"out", required_argument, 0, 'o'},
-        {"clusters", required_argument, 0, 'k'}, {"force", no_argument, 0, 'f'},
-        {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    static const struct option opts[] = {{"trace", required_argument, 0, 't'},
+                                         CLI_OPTS_OUTPUT,
+                                         {"clusters", required_argument, 0, 'k'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     optind = 1;
     int c;
     char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int shared = cli_common_parse("stability", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
         case 't': trace_path = optarg; break;
-        case 'o': out = optarg; break;
-        case 'f':
-            force = 1;
-            break;
         case 'k':
             clusters = strtol(optarg, &end, 10);
             if (*end || clusters < 1 || clusters > 64) {
@@ -57,6 +57,8 @@ int cmd_stability(int argc, char **argv) {
         default: stability_usage(stderr); return 2;
         }
     }
+    const char *out = co.out;
+    int force = co.force;
     if (optind < argc || !trace_path) {
         stability_usage(stderr);
         return 2;

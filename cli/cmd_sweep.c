@@ -98,27 +98,29 @@ static status sweep_export_parse(const char *list, const sweep_grid *g, unsigned
 }
 
 int cmd_sweep(int argc, char **argv) {
-    const char *trace_path = NULL, *grid_path = NULL, *out = NULL, *dataset = NULL, *split = NULL;
-    const char *export_list = NULL;
-    int no_labels = 0, force = 0;
+    cli_common_opts co = {0};
+    const char *trace_path = NULL, *grid_path = NULL, *export_list = NULL;
+    int no_labels = 0;
     sweep_unjudged unjudged = SWEEP_UNJUDGED_SKIP;
     size_t shard_i = 0, shard_n = 1;
     static const struct option opts[] = {{"trace", required_argument, 0, 't'},
                                          {"grid", required_argument, 0, 'g'},
-                                         {"out", required_argument, 0, 'o'},
-                                         {"dataset", required_argument, 0, 'd'},
-                                         {"split", required_argument, 0, 's'},
+                                         CLI_OPTS_OUTPUT,
+                                         CLI_OPTION_DATASET,
+                                         CLI_OPTION_SPLIT,
+                                         CLI_OPTION_THREADS,
                                          {"no-labels", no_argument, 0, 'n'},
                                          {"shard", required_argument, 0, 'S'},
                                          {"unjudged", required_argument, 0, 'u'},
                                          {"export-run", required_argument, 0, 'e'},
-                                         {"force", no_argument, 0, 'f'},
-                                         {"threads", required_argument, 0, 'T'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+        int shared = cli_common_parse("sweep", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
         case 't':
             trace_path = optarg;
@@ -126,23 +128,11 @@ int cmd_sweep(int argc, char **argv) {
         case 'g':
             grid_path = optarg;
             break;
-        case 'o':
-            out = optarg;
-            break;
-        case 'd':
-            dataset = optarg;
-            break;
-        case 's':
-            split = optarg;
-            break;
         case 'n':
             no_labels = 1;
             break;
         case 'e':
             export_list = optarg;
-            break;
-        case 'f':
-            force = 1;
             break;
         case 'u':
             if (strcmp(optarg, "skip") == 0) {
@@ -154,9 +144,6 @@ int cmd_sweep(int argc, char **argv) {
                         optarg);
                 return 2;
             }
-            break;
-        case 'T':
-            if (!cli_parse_threads("sweep", optarg)) return 2;
             break;
         case 'S':
             if (!cli_parse_shard(optarg, &shard_i, &shard_n)) {
@@ -173,6 +160,8 @@ int cmd_sweep(int argc, char **argv) {
             return 2;
         }
     }
+    const char *out = co.out, *dataset = co.dataset, *split = co.split;
+    int force = co.force;
     if (optind < argc || !trace_path || !grid_path || !out) {
         fprintf(stderr, "grating sweep: need --trace, --grid and --out\n");
         sweep_usage(stderr);

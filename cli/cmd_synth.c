@@ -59,28 +59,28 @@ static void cmd_synth_list(const char *dir) {
 int cmd_synth(int argc, char **argv) {
     static const struct option long_opts[] = {
         {"config", required_argument, NULL, 'c'},
-        {"out", required_argument, NULL, 'o'},
+        CLI_OPTS_OUTPUT,
         {"seed", required_argument, NULL, 's'},
         {"dtype", required_argument, NULL, 'd'},
         {"max-shard-size", required_argument, NULL, 'm'},
         {"scale", required_argument, NULL, 'x'},
-        {"force", no_argument, NULL, 'f'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     synth_options o;
     synth_options_default(&o);
+    cli_common_opts co = {0};
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
+        int shared = cli_common_parse("synth", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         char *end = NULL;
         switch (c) {
         case 'c':
             o.config_path = optarg;
-            break;
-        case 'o':
-            o.out_dir = optarg;
             break;
         case 's':
             o.seed = strtoull(optarg, &end, 10);
@@ -116,9 +116,6 @@ int cmd_synth(int argc, char **argv) {
                 return 2;
             }
             break;
-        case 'f':
-            o.force = 1;
-            break;
         case 'h':
             cmd_synth_usage(stdout);
             return 0;
@@ -128,6 +125,8 @@ int cmd_synth(int argc, char **argv) {
             return 2;
         }
     }
+    o.out_dir = co.out;
+    o.force = co.force;
     if (optind < argc) {
         fprintf(stderr, "grating synth: unexpected argument '%s'\n", argv[optind]);
         return 2;

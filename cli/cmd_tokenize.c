@@ -4,7 +4,7 @@
 #include "cli.h"
 
 #include "tokenize/bpe.h"
-#include "model/model_config.h"
+#include "model/arch.h"
 #include "tokenize/qwen_prompt.h"
 #include "tokenize/wordpiece.h"
 
@@ -106,15 +106,15 @@ static int tokenize_qwen3(const char *model, const char *instruction, const char
 // The architecture of DIR/config.json; a folder without one is BERT (a
 // tokenizer folder of vocab.txt). A config.json that is there but unreadable
 // or unknown is an error.
-static status tokenize_arch(const char *model, model_arch *arch) {
+static status tokenize_arch(const char *model, const char **arch) {
     char path[4200];
     struct stat sb;
-    *arch = MODEL_ARCH_BERT_SEQ_CLS;
+    *arch = "wordpiece-bert";
     snprintf(path, sizeof path, "%s/config.json", model);
     if (lstat(path, &sb) != 0) return STATUS_OK;
     model_config cfg;
     status st = model_config_load(&cfg, path);
-    if (st == STATUS_OK) *arch = cfg.arch;
+    if (st == STATUS_OK) *arch = cfg.arch->tokenizer;
     return st;
 }
 
@@ -185,12 +185,12 @@ int cmd_tokenize(int argc, char **argv) {
         return 2;
     }
 
-    model_arch arch;
+    const char *arch;
     if (tokenize_arch(model, &arch) != STATUS_OK) {
         fprintf(stderr, "grating tokenize: %s\n", status_message());
         return 1;
     }
-    if (arch == MODEL_ARCH_QWEN3_RERANKER)
+    if (strcmp(arch, "bpe-qwen3-prompt") == 0)
         return tokenize_qwen3(model, instruction, query, doc ? doc : "", max_len ? max_len : 8192,
                               json);
     if (instruction) {

@@ -12,6 +12,7 @@
 #include "base/json_file.h"
 #include "analysis/trace.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -70,12 +71,6 @@ static void trace_format_eta(double seconds, char *out, size_t cap) {
         snprintf(out, cap, "%ldh%02ldm", s / 3600, (s / 60) % 60);
     else
         snprintf(out, cap, "%ldm%02lds", s / 60, s % 60);
-}
-
-static double trace_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
 static void trace_query_release(trace_query *q);
@@ -207,80 +202,42 @@ static void trace_count_judged(const trec_run *run, const beir_dataset *ds, size
 }
 
 int cmd_trace(int argc, char **argv) {
-    const char *model_arg = NULL, *dataset_arg = NULL, *split = "test", *run_arg = NULL,
-               *out = NULL;
-    long top_n = 20, max_len = 512, chunk = 0, limit = 0;
-    const char *instruction = NULL;
-    int resume = 0, force = 0, allow_unjudged = 0, allow_unused = 0, max_len_given = 0;
+    cli_common_opts co = {.split = "test", .max_len = 512};
+    long top_n = 20, chunk = 0, limit = 0;
+    int resume = 0, allow_unjudged = 0;
     size_t shard_i = 0, shard_n = 1;
-    static const struct option opts[] = {{"instruction", required_argument, 0, 'I'},
-                                         {"model", required_argument, 0, 'm'},
-                                         {"dataset", required_argument, 0, 'd'},
-                                         {"split", required_argument, 0, 's'},
-                                         {"run", required_argument, 0, 'r'},
-                                         {"out", required_argument, 0, 'o'},
+    static const struct option opts[] = {CLI_OPTS_MODEL,
+                                         CLI_OPTS_RUN,
+                                         CLI_OPTS_OUTPUT,
                                          {"top-n", required_argument, 0, 'n'},
-                                         {"max-len", required_argument, 0, 'l'},
                                          {"chunk", required_argument, 0, 'c'},
                                          {"limit", required_argument, 0, 'L'},
                                          {"resume", no_argument, 0, 'R'},
                                          {"shard", required_argument, 0, 'S'},
-                                         {"threads", required_argument, 0, 'T'},
-                                         {"force", no_argument, 0, 'F'},
                                          {"allow-unjudged", no_argument, 0, 'U'},
-                                         {"allow-unused-tensors", no_argument, 0, 'A'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     optind = 1;
     int c;
-    char *end;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        long *target = NULL, min = 1;
+        int shared = cli_common_parse("trace", c, optarg, &co);
+        if (shared < 0) return 2;
+        if (shared) continue;
         switch (c) {
-        case 'm':
-            model_arg = optarg;
-            break;
-        case 'I':
-            instruction = optarg;
-            break;
-        case 'd':
-            dataset_arg = optarg;
-            break;
-        case 's':
-            split = optarg;
-            break;
-        case 'r':
-            run_arg = optarg;
-            break;
-        case 'o':
-            out = optarg;
-            break;
         case 'R':
             resume = 1;
-            break;
-        case 'F':
-            force = 1;
             break;
         case 'U':
             allow_unjudged = 1;
             break;
-        case 'A':
-            allow_unused = 1;
-            break;
         case 'n':
-            target = &top_n;
-            break;
-        case 'l':
-            target = &max_len, min = 3, max_len_given = 1;
+            if (!cli_parse_long("trace", "top-n", optarg, 1, &top_n)) return 2;
             break;
         case 'c':
-            target = &chunk;
+            if (!cli_parse_long("trace", "chunk", optarg, 1, &chunk)) return 2;
             break;
         case 'L':
-            target = &limit;
-            break;
-        case 'T':
-            if (!cli_parse_threads("trace", optarg)) return 2;
+            if (!cli_parse_long("trace", "limit", optarg, 1, &limit)) return 2;
             break;
         case 'S':
             if (!cli_parse_shard(optarg, &shard_i, &shard_n)) {
@@ -296,17 +253,11 @@ int cmd_trace(int argc, char **argv) {
             trace_usage(stderr);
             return 2;
         }
-        if (target) {
-            *target = strtol(optarg, &end, 10);
-            if (*end || *target < min) {
-                fprintf(stderr,
-                        "grating trace: invalid value '%s' for an option that needs an integer >= "
-                        "%ld\n",
-                        optarg, min);
-                return 2;
-            }
-        }
     }
+    const char *model_arg = co.model, *dataset_arg = co.dataset, *split = co.split,
+               *run_arg = co.run, *out = co.out, *instruction = co.instruction;
+    long max_len = co.max_len;
+    int force = co.force, allow_unused = co.allow_unused_tensors, max_len_given = co.max_len_given;
     if (optind < argc || !model_arg || !dataset_arg || !run_arg || !out) {
         fprintf(stderr, "grating trace: need --model, --dataset, --run and --out\n");
         trace_usage(stderr);
@@ -379,7 +330,7 @@ int cmd_trace(int argc, char **argv) {
                        .n_layers = m.cfg.n_layers,
                        .hidden_size = m.cfg.hidden_size,
                        .intermediate_size = m.cfg.intermediate_size,
-                       .score_kind = "logit",
+                       .score_kind = (char *)m.cfg.arch->score_kind,
                        .tokenizer = (char *)m.tokenizer_source,
                        .max_len = max_len,
                        .dataset = dataset,
@@ -389,12 +340,13 @@ int cmd_trace(int argc, char **argv) {
                        .command = command,
                        .version = GRATING_VERSION,
                        .created = created,
-                       .threads = cli_threads()};
+                       .threads = cli_threads(),
+                       .config = config_text};
     if ((st = trace_writer_open(&w, out, &meta, resume))) goto done;
     if (w.note) fprintf(stderr, "grating trace: %s\n", w.note);
 
     size_t done_now = 0, seen = 0, resumed = 0;
-    double t_start = trace_now();
+    double t_start = clock_now_seconds();
     for (size_t i = shard_i; i < run.n_queries && seen < total; i += shard_n, seen++) {
         const trec_query *rq = &run.queries[i];
         if (trace_writer_has_query(&w, rq->qid)) {
@@ -413,7 +365,7 @@ int cmd_trace(int argc, char **argv) {
         // block), so without this the heap of a long trace only grows.
         malloc_trim(0);
         done_now++;
-        double elapsed = trace_now() - t_start, rate = (double)done_now / elapsed;
+        double elapsed = clock_now_seconds() - t_start, rate = (double)done_now / elapsed;
         char eta[32];
         trace_format_eta((double)(total - seen - 1) / rate, eta, sizeof eta);
         cli_progress_update(&progress, seen + 1 == total,

@@ -16,19 +16,13 @@
  */
 #include "model/bert/bert.h"
 #include "base/json_file.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -135,15 +129,15 @@ int main(int argc, char **argv) {
         bert_forward_all_layers(&m, &b, 0, ls);
         double *sg = malloc((size_t)runs * sizeof *sg);
         for (int r = 0; r < runs; r++) {
-            double t0 = bench_now();
+            double t0 = clock_now_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)F, (int)H, 1.0f, A,
                         (int)H, W, (int)H, 0.0f, C, (int)F);
-            double t1 = bench_now();
+            double t1 = clock_now_seconds();
             if (bert_forward_all_layers(&m, &b, 0, ls) != STATUS_OK) {
                 fprintf(stderr, "bench_forward: %s\n", status_message());
                 return 1;
             }
-            double t2 = bench_now();
+            double t2 = clock_now_seconds();
             sg[r] = t1 - t0;
             times[r] = t2 - t1;
         }

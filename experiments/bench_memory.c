@@ -67,6 +67,7 @@
 #include "engine/engine.h"
 #include "base/mem.h"
 #include "base/mem_timeline.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -79,7 +80,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 enum { BM_MAX_N = 256, BM_N_SYSTEMS = 6 };
@@ -135,12 +135,6 @@ typedef struct {
     int exit_layer[BM_MAX_N];
 } bm_result;
 
-static double bm_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 // User + system CPU seconds of every thread of this process so far.
 static double bm_cpu_seconds(void) {
     struct rusage ru;
@@ -185,7 +179,7 @@ static status bm_real_batch(const bm_args *a, bm_batch *b) {
     if ((st = doc_list_read_jsonl(&queries, path))) goto done;
     snprintf(path, sizeof path, "%s/corpus.jsonl", a->data);
     if ((st = doc_list_read_jsonl(&corpus, path))) goto done;
-    reranker_encoding enc = {0};
+    tokenizer_encoding enc = {0};
     size_t cap = (size_t)a->n * (size_t)a->len;
     b->ids = malloc(cap * sizeof *b->ids);
     if (!b->ids) {
@@ -203,7 +197,7 @@ static status bm_real_batch(const bm_args *a, bm_batch *b) {
         b->n_tok += enc.len;
         b->n++;
     }
-    reranker_encoding_free(&enc);
+    tokenizer_encoding_free(&enc);
     if (st == STATUS_OK && b->n < (size_t)a->n)
         st = status_fail(STATUS_ERR_ARG, "%s: only %zu documents have >= %ld prompt tokens", path,
                          b->n, a->len - 50);
@@ -317,7 +311,7 @@ static void bm_child(const bm_args *a, const bm_batch *bb, const bm_system *sys,
         bm_fill_error(&res, "timeline");
         goto send;
     }
-    double t0 = bm_now();
+    double t0 = clock_now_seconds();
     char path[4200];
     snprintf(path, sizeof path, "%s/config.json", a->model);
     model_config cfg;
@@ -335,7 +329,7 @@ static void bm_child(const bm_args *a, const bm_batch *bb, const bm_system *sys,
         goto send;
     }
     model_open = 1;
-    res.load_s = bm_now() - t0;
+    res.load_s = clock_now_seconds() - t0;
     size_t L = (size_t)m.cfg.n_layers;
     res.slot_bytes = (double)(reranker_layer_floats(&m) * sizeof(float));
     if (sys->slots) {

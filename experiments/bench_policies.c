@@ -17,19 +17,13 @@
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double bp_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct {
     size_t n, n_tok;
@@ -118,7 +112,7 @@ int main(int argc, char **argv) {
     double *seconds = calloc(n_pol, sizeof *seconds), *precision = calloc(n_pol, sizeof *precision);
     double *fraction = calloc(n_pol, sizeof *fraction);
     size_t *full_top = malloc((size_t)k * sizeof *full_top);
-    reranker_encoding enc = {0};
+    tokenizer_encoding enc = {0};
     fprintf(stderr, "bench_policies: %zu queries x %zu configurations (+ full), N = %ld, K = %ld, max_len %ld\n",
             nq, n_cfg, top_n, k, max_len);
     for (size_t qi = 0; qi < nq; qi++) {
@@ -149,9 +143,9 @@ int main(int argc, char **argv) {
         if (engine_result_init(&r, n, L)) return bp_fail("result");
         engine_options opt = {.k = (size_t)k < n ? (size_t)k : n};
         for (size_t p = 0; p < n_pol; p++) {
-            double t0 = bp_now();
+            double t0 = clock_now_seconds();
             if (engine_run(&m, &b, pols[p], &opt, &r)) return bp_fail(labels[p]);
-            seconds[p] += bp_now() - t0;
+            seconds[p] += clock_now_seconds() - t0;
             if (p == 0) memcpy(full_top, r.order, opt.k * sizeof *full_top);
             precision[p] += metric_precision_vs_full(r.order, opt.k, full_top, opt.k);
             fraction[p] += (double)r.candidate_layers / (double)r.candidate_layers_full;
@@ -170,7 +164,7 @@ int main(int argc, char **argv) {
         free(labels[p]);
     }
     free(pols), free(labels), free(seconds), free(precision), free(fraction), free(full_top);
-    reranker_encoding_free(&enc);
+    tokenizer_encoding_free(&enc);
     cJSON_Delete(cfg_root);
     trec_run_free(&run);
     beir_close(&ds);

@@ -20,19 +20,13 @@
  */
 #include "base/mem.h"
 #include "model/qwen3/qwen3.h"
+#include "base/clock.h"
 
 #include <cblas.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double bench_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -98,13 +92,13 @@ int main(int argc, char **argv) {
         bench_usage(stderr);
         return 2;
     }
-    double t_load = bench_now();
+    double t_load = clock_now_seconds();
     qwen3_model m;
     if (qwen3_model_open(&m, model_dir, yes, no, 1) != STATUS_OK) {
         fprintf(stderr, "bench_qwen3: %s\n", status_message());
         return 1;
     }
-    t_load = bench_now() - t_load;
+    t_load = clock_now_seconds() - t_load;
 
     // Workload: lengths len - 50 .. len + 49, ids from a fixed LCG.
     size_t n = (size_t)cands;
@@ -158,15 +152,15 @@ int main(int argc, char **argv) {
             return 1;
         }
         for (int r = 0; r < runs; r++) {
-            double t0 = bench_now();
+            double t0 = clock_now_seconds();
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)M, (int)F2, (int)H, 1.0f, A,
                         (int)H, W, (int)H, 0.0f, C, (int)F2);
-            double t1 = bench_now();
+            double t1 = clock_now_seconds();
             if (qwen3_forward_all_layers(&m, &b, (size_t)chunk, ls) != STATUS_OK) {
                 fprintf(stderr, "bench_qwen3: %s\n", status_message());
                 return 1;
             }
-            double t2 = bench_now();
+            double t2 = clock_now_seconds();
             sg[r] = t1 - t0;
             times[r] = t2 - t1;
         }

@@ -13,11 +13,11 @@
 #include "base/mem.h"
 #include "tokenize/qwen_prompt.h"
 #include "base/strmap.h"
+#include "base/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <utf8proc.h>
 
@@ -126,12 +126,6 @@ static void remove_file(const char *dir, const char *name) {
     char path[4200];
     snprintf(path, sizeof path, "%s/%s", dir, name);
     remove(path);
-}
-
-static double seconds_since(const struct timespec *t0) {
-    struct timespec t1;
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    return (double)(t1.tv_sec - t0->tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0->tv_nsec);
 }
 
 // Decodes `ids` and checks the text against `want` (len bytes).
@@ -508,10 +502,9 @@ static void test_golden_tokenizer_json(void **state) {
     char dir_copy[4096];
     snprintf(dir_copy, sizeof dir_copy, "%s", dir);
     bpe tok;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_now_seconds();
     assert_int_equal(bpe_load(&tok, dir_copy), STATUS_OK);
-    fprintf(stderr, "loaded %s in %.1f ms\n", tok.source, 1e3 * seconds_since(&t0));
+    fprintf(stderr, "loaded %s in %.1f ms\n", tok.source, 1e3 * (clock_now_seconds() - t0));
     assert_non_null(strstr(tok.source, "tokenizer.json"));
     assert_int_equal(tok.vocab_size, 151669);
     assert_int_equal(tok.n_model_tokens, 151643);
@@ -535,13 +528,13 @@ static void test_golden_tokenizer_json(void **state) {
     // Speed of the whole corpus (printed, not asserted).
     bpe_encoding enc = {0};
     size_t tokens = 0, bytes = 0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    t0 = clock_now_seconds();
     for (size_t i = 0; i < sf.docs.n; i++) {
         assert_int_equal(bpe_encode(&tok, sf.docs.texts[i], sf.docs.lens[i], &enc), STATUS_OK);
         tokens += enc.len;
         bytes += sf.docs.lens[i];
     }
-    double dt = seconds_since(&t0);
+    double dt = clock_now_seconds() - t0;
     fprintf(stderr, "encoded all %zu SciFact documents (%zu bytes, %zu tokens) in %.1f ms\n",
             sf.docs.n, bytes, tokens, 1e3 * dt);
     bpe_encoding_free(&enc);
@@ -568,10 +561,9 @@ static void test_golden_vocab_json(void **state) {
         assert_int_equal(symlink(from, to), 0);
     }
     bpe tok;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    double t0 = clock_now_seconds();
     assert_int_equal(bpe_load(&tok, tmp), STATUS_OK);
-    fprintf(stderr, "loaded %s in %.1f ms\n", tok.source, 1e3 * seconds_since(&t0));
+    fprintf(stderr, "loaded %s in %.1f ms\n", tok.source, 1e3 * (clock_now_seconds() - t0));
     assert_non_null(strstr(tok.source, "vocab.json"));
     assert_int_equal(tok.vocab_size, 151669);
     assert_int_equal(tok.n_merges, 151387);

@@ -9,6 +9,7 @@
 #include "docs_jsonl.h"
 #include "base/json_file.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -16,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 /* --------------------------------------------------------------- helpers */
@@ -52,12 +52,6 @@ static void assert_failed(status st, status code, const char *path, size_t line,
         assert_message_has(where);
     }
     assert_message_has(expected);
-}
-
-static double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 // A small valid BEIR folder covering the awkward cases: a blank line, CRLF,
@@ -763,9 +757,9 @@ static void test_scifact_dataset(void **state) {
     // Best of 3, so a busy machine does not make the number meaningless.
     double best = 1e9;
     for (int rep = 0; rep < 3; rep++) {
-        double t0 = now_seconds();
+        double t0 = clock_now_seconds();
         assert_int_equal(beir_open(&ds, dir_copy, NULL, 0), STATUS_OK);
-        double t = now_seconds() - t0;
+        double t = clock_now_seconds() - t0;
         if (t < best) best = t;
         if (rep < 2) beir_close(&ds);
     }
@@ -786,7 +780,7 @@ static void test_scifact_dataset(void **state) {
     doc_list docs;
     assert_int_equal(doc_list_read_jsonl(&docs, ds.corpus_path), STATUS_OK);
     assert_int_equal(docs.n, ds.n_docs);
-    double t0 = now_seconds();
+    double t0 = clock_now_seconds();
     for (size_t i = 0; i < docs.n; i++) {
         size_t index;
         assert_true(beir_doc_find(&ds, docs.items[i].id, &index));
@@ -797,7 +791,7 @@ static void test_scifact_dataset(void **state) {
         free(text);
     }
     fprintf(stderr, "scifact: %zu documents fetched in %.1f ms\n", docs.n,
-            (now_seconds() - t0) * 1e3);
+            (clock_now_seconds() - t0) * 1e3);
     doc_list_free(&docs);
     beir_close(&ds);
 }

@@ -6,6 +6,7 @@
 
 #include "analysis/trace.h"
 #include "analysis/trace_guard.h"
+#include "base/clock.h"
 
 #include <fcntl.h>
 #include <math.h>
@@ -23,12 +24,6 @@ enum { TL = 3, TN = 4 }; // layers and candidates of the fake traces
 // Seconds a guarded read may take in these tests (GRATING_H5_TIMEOUT), and
 // the wall-time bound of one CLI run on a bad file.
 enum { GUARD_TIMEOUT = 3, RUN_BOUND = GUARD_TIMEOUT + 30 };
-
-static double now_s(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static trace_meta guard_meta(const char *run, const char *command) {
     trace_meta m = {.model = "models/x",
@@ -118,7 +113,7 @@ static int run_cli(const char *const *args, double limit, char **err, double *se
     char err_path[] = "/tmp/grating-test-guard-errXXXXXX";
     int err_fd = mkstemp(err_path);
     assert_true(err_fd >= 0);
-    double t0 = now_s();
+    double t0 = clock_now_seconds();
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
@@ -137,7 +132,7 @@ static int run_cli(const char *const *args, double limit, char **err, double *se
     }
     int ws = 0, killed = 0;
     while (waitpid(pid, &ws, WNOHANG) == 0) {
-        if (now_s() - t0 > limit) {
+        if (clock_now_seconds() - t0 > limit) {
             kill(pid, SIGKILL);
             waitpid(pid, &ws, 0);
             killed = 1;
@@ -146,7 +141,7 @@ static int run_cli(const char *const *args, double limit, char **err, double *se
         struct timespec nap = {0, 5000000};
         nanosleep(&nap, NULL);
     }
-    *seconds = now_s() - t0;
+    *seconds = clock_now_seconds() - t0;
     size_t len;
     *err = (char *)read_file(err_path, &len);
     close(err_fd);
@@ -266,9 +261,9 @@ static int trace_same(const trace *a, const trace *b) {
 // that passes the checks. 0: error, 1: same data as `ref`, 2: other data.
 static int guarded_read_ok(const char *path, const trace *ref) {
     trace t;
-    double t0 = now_s();
+    double t0 = clock_now_seconds();
     status st = trace_guard_read(&t, path);
-    assert_true(now_s() - t0 < GUARD_TIMEOUT + 10);
+    assert_true(clock_now_seconds() - t0 < GUARD_TIMEOUT + 10);
     if (st == STATUS_OK) {
         assert_int_equal(trace_guard_check(&t, path), STATUS_OK);
         int same = trace_same(&t, ref);
@@ -338,11 +333,11 @@ static void test_valid_and_corrupted_traces(void **state) {
         for (size_t i = 0; i < 64; i++)
             buf[off + i] ^= 0xff;
         testutil_write_file(bad, buf, len);
-        double t0 = now_s();
+        double t0 = clock_now_seconds();
         int r = guarded_read_ok(bad, &a);
         n_win[r]++;
         if (r == 0 && first_fail == SIZE_MAX) first_fail = off;
-        if (r == 0 && now_s() - t0 >= GUARD_TIMEOUT && first_hang == SIZE_MAX) first_hang = off;
+        if (r == 0 && clock_now_seconds() - t0 >= GUARD_TIMEOUT && first_hang == SIZE_MAX) first_hang = off;
     }
     printf("  inverted windows: %zu clean errors, %zu same data, %zu other valid data; first "
            "timeout at "

@@ -1,9 +1,11 @@
 #include "analysis/sweep.h"
+#include "model/arch.h"
 #include "base/fsutil.h"
 #include "base/h5util.h"
 #include "base/json_file.h"
 #include "analysis/metrics.h"
 #include "trec.h"
+#include "base/clock.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -14,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 // Also the names of the per-query datasets of sweep.h5 and (for the label
@@ -265,10 +266,39 @@ status sweep_grid_add_first_stage(sweep_grid *g) {
 
 // ---- replay ----
 
-// Matmul FLOPs of one encoder layer over one sequence of T tokens
-// (BERT-style: QKV + output projections, two FFN matrices, QK^T and PV).
-static double sweep_layer_flops(double T, double H, double F) {
-    return 2.0 * T * (4.0 * H * H + 2.0 * H * F) + 4.0 * T * T * H;
+// The architecture the costs come from: the trace's config.json (traces
+// since issue 11), else the family named by the trace with the sizes it
+// stores (older traces: attention heads unknown, counted as one full
+// multi-head attention, exact for BERT-style layers). *how says which.
+static status sweep_cost_config(const trace_meta *meta, const char *trace_path, model_config *cfg,
+                                char *how, size_t how_cap) {
+    if (meta->config && meta->config[0]) {
+        char what[4200];
+        snprintf(what, sizeof what, "%s: attribute 'config'", trace_path ? trace_path : "trace");
+        status st = model_config_parse_text(cfg, meta->config, strlen(meta->config), what);
+        if (st != STATUS_OK) return st;
+        snprintf(how, how_cap, "%s (%s) from the trace's config.json", cfg->arch->name,
+                 cfg->arch_name);
+        return STATUS_OK;
+    }
+    memset(cfg, 0, sizeof *cfg);
+    const char *name = meta->architecture ? meta->architecture : "";
+    if (!(cfg->arch = arch_find(name)))
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: architecture '%s' of the trace is not registered: no cost model",
+                           trace_path ? trace_path : "trace", name);
+    snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", name);
+    cfg->hidden_size = meta->hidden_size;
+    cfg->intermediate_size = meta->intermediate_size;
+    cfg->n_layers = meta->n_layers;
+    cfg->n_heads = cfg->n_kv_heads = 1;
+    cfg->head_dim = meta->hidden_size;
+    cfg->num_labels = 1;
+    snprintf(how, how_cap,
+             "%s (%s) from the trace's sizes (no config.json in the trace: heads counted as "
+             "full multi-head attention)",
+             cfg->arch->name, name);
+    return STATUS_OK;
 }
 
 static int sweep_cmp_size_desc(const void *a, const void *b) {
@@ -309,12 +339,6 @@ static status sweep_results_alloc(sweep_results *r, size_t n_configs, size_t n_q
     return STATUS_OK;
 }
 
-static double sweep_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 // What every configuration needs of one query, computed once.
 typedef struct {
     const trace_query *q;
@@ -329,12 +353,15 @@ typedef struct {
     double *flops;      // (n,) one layer over candidate i
     double flops_all;   // one layer over all candidates
     size_t *lens_desc;  // (n,) token lengths, longest first
+    const model_config *cost; // the architecture the costs come from
 } sweep_query;
 
-static status sweep_query_prepare(sweep_query *sq, const trace_query *q, const trace_meta *meta,
-                                  const beir_dataset *labels, size_t L, const char *trace_path) {
+static status sweep_query_prepare(sweep_query *sq, const trace_query *q,
+                                  const model_config *cost, const beir_dataset *labels, size_t L,
+                                  const char *trace_path) {
     memset(sq, 0, sizeof *sq);
     sq->q = q;
+    sq->cost = cost;
     size_t n = q->n, n1 = n ? n : 1;
     sq->full_order = malloc(n1 * sizeof *sq->full_order);
     sq->fs_order = malloc(n1 * sizeof *sq->fs_order);
@@ -371,9 +398,8 @@ static status sweep_query_prepare(sweep_query *sq, const trace_query *q, const t
             }
         }
     metric_trec_order((const char *const *)q->doc_ids, q->first_stage, n, sq->fs_order);
-    double H = (double)meta->hidden_size, F = (double)meta->intermediate_size;
     for (size_t i = 0; i < n; i++) {
-        sq->flops[i] = sweep_layer_flops((double)q->tokens[i], H, F);
+        sq->flops[i] = cost->arch->layer_flops(cost, (size_t)q->tokens[i]);
         sq->flops_all += sq->flops[i];
         sq->lens_desc[i] = (size_t)q->tokens[i];
     }
@@ -546,10 +572,10 @@ static status sweep_replay(const sweep_config *c, policy *p, const sweep_query *
         size_t chunk = c->chunk == 0 || c->chunk > n ? n : c->chunk, tok = 0;
         for (size_t i = 0; i < chunk; i++)
             tok += sq->lens_desc[i];
-        double H = (double)meta->hidden_size, F = (double)meta->intermediate_size;
-        double Tmax = (double)sq->lens_desc[0];
+        // The engine's workspace for that chunk (the architecture's own sizing).
+        arch_workspace_size sz = {.max_tok = tok, .max_seq_len = sq->lens_desc[0], .max_seqs = n};
         *sweep_value(r, SWEEP_PEAK_BYTES, ci, qi) =
-            4.0 * ((double)tok * (6.0 * H + F) + Tmax * Tmax);
+            (double)sq->cost->arch->workspace_bytes(sq->cost, &sz);
         if (w) {
             // Survivors by final score, pruned candidates below them (the
             // engine's report order), scores made strictly decreasing.
@@ -600,14 +626,22 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         sweep_results_free(r);
         return status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
     }
-    double t0 = sweep_now();
+    model_config cost;
+    if ((st = sweep_cost_config(&t->meta, NULL, &cost, r->cost_model,
+                                sizeof r->cost_model)) != STATUS_OK) {
+        free(sq);
+        sweep_results_free(r);
+        return st;
+    }
+    double t0 = clock_now_seconds();
     size_t qi = 0;
     for (size_t i = shard; i < t->n_queries && st == STATUS_OK; i += n_shards, qi++) {
         r->qids[qi] = strdup(t->queries[i].qid);
         r->query_index[qi] = i;
         if (!r->qids[qi]) st = status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
         if (!st)
-            st = sweep_query_prepare(&sq[qi], &t->queries[i], &t->meta, labels, L, t->meta.run);
+            st = sweep_query_prepare(&sq[qi], &t->queries[i], &cost, labels, L,
+                                     t->meta.run);
         if (!st && labels && !sq[qi].has_judgements) r->n_unjudged++;
     }
     for (size_t ci = 0; ci < g->n_configs && st == STATUS_OK; ci++) {
@@ -640,7 +674,7 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         }
         policy_free(p);
     }
-    r->replay_seconds = sweep_now() - t0;
+    r->replay_seconds = clock_now_seconds() - t0;
     for (size_t q = 0; q < nq; q++)
         sweep_query_free(&sq[q]);
     free(sq);
@@ -794,6 +828,7 @@ static status sweep_build_h5(const sweep_grid *g, const trace_meta *meta, const 
     if (!st)
         st = h5util_attr_write_string(f, "version", r->prov.version ? r->prov.version : "", tmp);
     if (!st) st = h5util_attr_write_num(f, "threads", H5T_NATIVE_INT64, &threads, tmp);
+    if (!st) st = h5util_attr_write_string(f, "cost_model", r->cost_model, tmp);
     if (!st) st = h5util_write_dataset(f, "policy", str, 1, dc, pol, tmp);
     if (!st) st = h5util_write_dataset(f, "params", str, 1, dc, par, tmp);
     if (!st) st = h5util_write_dataset(f, "k", H5T_NATIVE_INT64, 1, dc, ks, tmp);
@@ -995,6 +1030,13 @@ static status sweep_read_provenance(hid_t f, sweep_results *r, const char *path)
     if (!st) st = h5util_attr_read_string(f, "model", &r->prov.model, path);
     if (!st) st = h5util_attr_read_string(f, "version", &r->prov.version, path);
     if (!st) st = h5util_attr_read_num(f, "threads", H5T_NATIVE_INT64, &threads, path);
+    // Optional (sweeps before issue 11 do not have it).
+    if (!st && H5Aexists(f, "cost_model") > 0) {
+        char *how = NULL;
+        st = h5util_attr_read_string(f, "cost_model", &how, path);
+        if (!st) snprintf(r->cost_model, sizeof r->cost_model, "%s", how);
+        free(how);
+    }
     if (!st && (n_unjudged < 0 || (uint64_t)n_unjudged > r->n_queries))
         st = status_fail(STATUS_ERR_FORMAT, "%s: n_unjudged %lld out of range [0, %zu]", path,
                          (long long)n_unjudged, r->n_queries);

@@ -28,6 +28,16 @@
  * configuration changes no score and no FLOP; it sets the predicted peak
  * bytes of one chunk's intermediates.
  *
+ * Costs are the trace's architecture's (core/model/arch.h): FLOPs of one
+ * layer over a candidate = arch_ops.layer_flops(config, its tokens), the
+ * count the forward executes (grouped-query and causal attention, three FFN
+ * matrices for Qwen3; tests/test_sweep_cost.c holds it to the forward's
+ * executed FLOPs), and peak bytes = the engine's workspace for the largest
+ * chunk (arch_ops.workspace_bytes). The config comes from the trace's
+ * "config" attribute; traces made before it existed are costed from their
+ * stored sizes with full multi-head attention (exact for BERT), and
+ * sweep_results.cost_model says which.
+ *
  * Ranking measured (and exported with --export-run): the engine's report
  * order (core/engine/engine.h: selected, then still active by final score, then
  * pruned candidates, later prune first, then by their last provisional
@@ -122,6 +132,9 @@ typedef struct {
     size_t n_unjudged; // queries without judgements (when has_labels)
     sweep_provenance prov;
     double replay_seconds; // wall time of the replay
+    // The cost model (FLOPs, peak bytes): which architecture and where its
+    // sizes came from (see sweep_run).
+    char cost_model[256];
 } sweep_results;
 
 typedef struct {

@@ -65,6 +65,8 @@ void trace_meta_free(trace_meta *m) {
         free(*trace_meta_string(m, i));
         *trace_meta_string(m, i) = NULL;
     }
+    free(m->config);
+    m->config = NULL;
 }
 
 static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
@@ -74,6 +76,9 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
         *trace_meta_string(dst, i) = strdup(v ? v : "");
         if (!*trace_meta_string(dst, i)) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     }
+    dst->config = NULL;
+    if (src->config && !(dst->config = strdup(src->config)))
+        return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     return STATUS_OK;
 }
 
@@ -87,6 +92,9 @@ static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
             return st;
     if (m->threads > 0 &&
         (st = h5util_attr_write_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path)))
+        return st;
+    if (m->config && m->config[0] &&
+        (st = h5util_attr_write_string(file, "config", m->config, path)))
         return st;
     const char *schema = "grating-trace-1";
     return h5util_attr_write_string(file, "schema", schema, path);
@@ -106,6 +114,9 @@ static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
     // Optional (traces before issue 10 do not have it).
     if (st == STATUS_OK && H5Aexists(file, "threads") > 0)
         st = h5util_attr_read_num(file, "threads", H5T_NATIVE_INT64, &m->threads, path);
+    // Optional (traces before issue 11 do not have it).
+    if (st == STATUS_OK && H5Aexists(file, "config") > 0)
+        st = h5util_attr_read_string(file, "config", &m->config, path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
         st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);

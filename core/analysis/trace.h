@@ -57,6 +57,10 @@ typedef struct {
     char *version;   // grating version
     char *created;   // ISO 8601 UTC
     int64_t threads; // compute threads of the forwards (0 = not recorded; optional attribute)
+    // config.json of the model, verbatim (optional attribute "config", traces
+    // since issue 11; NULL when absent): the sweep's cost model reads the
+    // architecture's sizes (heads, key/value heads, head_dim, ...) from it.
+    char *config;
 } trace_meta;
 
 typedef struct {

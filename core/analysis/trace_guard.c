@@ -3,6 +3,7 @@
 #include "analysis/trace_guard.h"
 
 #include "base/strmap.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,6 +157,7 @@ static void guard_put_meta(guard_buf *b, trace_meta *m) {
     for (size_t i = 0; i < ni; i++)
         guard_put_u64(b, (uint64_t)*trace_meta_int_field(m, i, NULL));
     guard_put_u64(b, (uint64_t)m->threads); // optional attribute, not in the int list
+    guard_put_str(b, m->config);             // optional attribute, NULL when absent
 }
 
 // Decodes guard_put_meta: the same number of fields as this build has.
@@ -175,6 +177,7 @@ static void guard_get_meta(guard_stream *r, trace_meta *m, int strings_required)
         *trace_meta_int_field(m, i, NULL) = (int64_t)guard_get_u64(r);
     m->threads = (int64_t)guard_get_u64(r);
     if (m->threads < 0 || m->threads > 4096) r->bad = 1;
+    if (!r->bad) guard_get_str(r, &m->config, 0);
 }
 
 static void guard_put_trace(guard_buf *b, trace *t) {
@@ -378,12 +381,6 @@ static void guard_child_main(const guard_job *job, int fd, double timeout) {
 
 // ---- the parent ----
 
-static double guard_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
 status trace_guard_timeout(size_t bytes, double *seconds) {
     const char *env = getenv("GRATING_H5_TIMEOUT");
     if (env && *env) {
@@ -407,7 +404,7 @@ static int guard_reap(pid_t pid, double deadline, int *timed_out) {
         pid_t got = waitpid(pid, &ws, WNOHANG);
         if (got == pid) return ws;
         if (got < 0 && errno != EINTR) return 0;
-        if (guard_now() >= deadline) break;
+        if (clock_now_seconds() >= deadline) break;
         struct timespec nap = {0, 2000000};
         nanosleep(&nap, NULL);
     }
@@ -422,7 +419,7 @@ static int guard_reap(pid_t pid, double deadline, int *timed_out) {
 // *timed_out). 0 when the answer exceeds `cap` bytes or memory runs out.
 static int guard_collect(int fd, double deadline, size_t cap, guard_buf *in, int *timed_out) {
     for (;;) {
-        double left = deadline - guard_now();
+        double left = deadline - clock_now_seconds();
         if (left <= 0) {
             *timed_out = 1;
             return 1;
@@ -464,7 +461,7 @@ static status guard_run(const guard_job *job, const char *what, guard_buf *in,
     if (pipe2(fds, O_CLOEXEC) != 0)
         return status_fail(STATUS_ERR_IO, "%s: cannot create a pipe to read it: %s", job->path,
                            strerror(errno));
-    double deadline = guard_now() + timeout;
+    double deadline = clock_now_seconds() + timeout;
     pid_t pid = fork();
     if (pid < 0) {
         close(fds[0]);

@@ -1,4 +1,5 @@
 #include "base/mem_timeline.h"
+#include "base/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -6,12 +7,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-
-static double mem_timeline_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 size_t mem_current_rss_bytes(void) {
     int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
@@ -66,7 +61,7 @@ static void mem_timeline_record(mem_timeline *tl) {
         tl->period_ms *= 2.0;
     }
     mem_sample *s = &tl->samples[tl->n++];
-    s->t_ms = (mem_timeline_now() - tl->t0) * 1e3;
+    s->t_ms = (clock_now_seconds() - tl->t0) * 1e3;
     for (int c = 0; c < MEM_N_CATEGORIES; c++)
         s->cat[c] = mem_current_bytes((mem_category)c);
     s->total = mem_total_current_bytes();
@@ -80,7 +75,7 @@ static void *mem_timeline_main(void *arg) {
     for (;;) {
         // Fixed schedule (t0 + i * period), so sampling cost does not drift it.
         next += tl->period_ms * 1e-3;
-        double now = mem_timeline_now();
+        double now = clock_now_seconds();
         if (next < now) next = now;
         struct timespec until = {.tv_sec = (time_t)next,
                                  .tv_nsec = (long)((next - (double)(time_t)next) * 1e9)};
@@ -97,7 +92,7 @@ status mem_timeline_start(mem_timeline *tl) {
     if (tl->running) return status_fail(STATUS_ERR_ARG, "memory timeline: already running");
     tl->n = 0;
     tl->stop = 0;
-    tl->t0 = mem_timeline_now();
+    tl->t0 = clock_now_seconds();
     mem_timeline_record(tl); // t = 0: every timeline has its start and its end
     if (pthread_create(&tl->thread, NULL, mem_timeline_main, tl) != 0)
         return status_fail(STATUS_ERR_NOMEM, "memory timeline: cannot start the sampling thread");

@@ -1,16 +1,11 @@
 #include "engine/engine.h"
+#include "base/clock.h"
 #include "base/mem.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double engine_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 status engine_result_init(engine_result *r, size_t n, size_t n_layers) {
     memset(r, 0, sizeof *r);
@@ -147,9 +142,9 @@ status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores,
                        .n_selected = t->n_selected, .n_active = t->n_active, .ids = t->active,
                        .scores = scores};
     int stopped = 0;
-    double t0 = engine_now();
+    double t0 = clock_now_seconds();
     status st = policy_decide(t->p, &in, t->verdicts, &stopped);
-    r->policy_seconds += engine_now() - t0;
+    r->policy_seconds += clock_now_seconds() - t0;
     if (st != STATUS_OK) return st;
     size_t kept = 0;
     for (size_t i = 0; i < t->n_active; i++) {
@@ -185,7 +180,7 @@ void engine_tracker_finish(engine_tracker *t) {
 
 status engine_run(const reranker *m, const reranker_batch *b, policy *p, const engine_options *opt,
                   engine_result *r) {
-    double t_start = engine_now();
+    double t_start = clock_now_seconds();
     status st = reranker_batch_validate(m, b);
     if (st != STATUS_OK) return st;
     size_t n = b->n_seq, L = (size_t)m->cfg.n_layers, H = (size_t)m->cfg.hidden_size;
@@ -244,16 +239,16 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
     }
 
     if (win) weight_window_begin(win); // the I/O thread reads layer 1 while embeddings run
-    double t0 = engine_now();
-    st = reranker_embed(m, b, h); // may read embedding rows (cache misses)
-    r->embed_seconds = engine_now() - t0;
+    double t0 = clock_now_seconds();
+    st = reranker_embed(m, b, h, &ws); // may read embedding rows (cache misses)
+    r->embed_seconds = clock_now_seconds() - t0;
     if (st != STATUS_OK) goto done;
     for (size_t l = 0;; l++) {
         // Provisional scores of the active candidates after layer l.
         reranker_batch view = {.n_seq = t.n_active, .seq_start = view_start, .seq_len = view_len};
-        t0 = engine_now();
-        st = reranker_score(m, &view, h, &ws, scores);
-        r->score_seconds += engine_now() - t0;
+        t0 = clock_now_seconds();
+        st = reranker_score(m, l, &view, h, &ws, scores);
+        r->score_seconds += clock_now_seconds() - t0;
         if (st != STATUS_OK) goto done;
         int finished;
         if ((st = engine_tracker_step(&t, l, scores, &finished)) != STATUS_OK) goto done;
@@ -263,7 +258,7 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
         engine_compact(b, t.active, t.n_active, cur_start, H, h, view_start, view_len);
         const float *slot = NULL;
         if (win && (st = weight_window_acquire(win, (int)l, &slot)) != STATUS_OK) goto done;
-        t0 = engine_now();
+        t0 = clock_now_seconds();
         for (size_t s0 = 0; s0 < t.n_active; s0 += chunk) {
             size_t count = s0 + chunk <= t.n_active ? chunk : t.n_active - s0;
             size_t tok0 = view_start[s0], tok = 0;
@@ -278,7 +273,7 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
                      : reranker_layer_forward(m, l, &cv, h + tok0 * H, &ws);
             if (st != STATUS_OK) goto done;
         }
-        r->layer_seconds[l] = engine_now() - t0;
+        r->layer_seconds[l] = clock_now_seconds() - t0;
         if (win) weight_window_release(win, (int)l);
     }
     engine_tracker_finish(&t);
@@ -299,6 +294,29 @@ done:
     mem_free(scores);
     reranker_workspace_free(&ws);
     engine_tracker_free(&t);
-    r->total_seconds = engine_now() - t_start;
+    r->total_seconds = clock_now_seconds() - t_start;
+    return st;
+}
+
+status engine_forward_all_layers(const reranker *m, const reranker_batch *b, size_t chunk,
+                                 float *layer_scores) {
+    if (!reranker_layers_resident(m))
+        return status_fail(STATUS_ERR_ARG, "forward: the layers are not resident");
+    if (b->n_seq == 0) return status_fail(STATUS_ERR_ARG, "empty batch: no candidates to score");
+    policy *none;
+    status st = policy_create("none", NULL, &none);
+    if (st != STATUS_OK) return st;
+    engine_result r;
+    if ((st = engine_result_init(&r, b->n_seq, (size_t)m->cfg.n_layers)) != STATUS_OK) {
+        policy_free(none);
+        return st;
+    }
+    engine_options opt = {.k = b->n_seq, .chunk = chunk, .window = NULL};
+    st = engine_run(m, b, none, &opt, &r);
+    if (st == STATUS_OK)
+        memcpy(layer_scores, r.layer_scores,
+               ((size_t)m->cfg.n_layers + 1) * b->n_seq * sizeof *layer_scores);
+    engine_result_free(&r);
+    policy_free(none);
     return st;
 }

@@ -93,6 +93,15 @@ const char *engine_exit_name(engine_exit e);
 status engine_run(const reranker *m, const reranker_batch *b, policy *p, const engine_options *opt,
                   engine_result *r);
 
+// The full forward with the provisional score of every layer, for every
+// candidate: layer_scores (n_layers + 1, n_seq), row l = after layer l. It is
+// engine_run with the `none` policy (one chunked forward for every family
+// and every caller); chunk as in engine_options (0 = all at once), which does
+// not change results. Requires resident layers. Fails with STATUS_ERR_NUMERIC
+// on a non-finite score.
+status engine_forward_all_layers(const reranker *m, const reranker_batch *b, size_t chunk,
+                                 float *layer_scores);
+
 // The bookkeeping of a query, separate from where the scores come from: the
 // live engine feeds it scores it computes, an offline replay feeds it scores
 // read from a trace. Both therefore apply verdicts, count candidate-layers

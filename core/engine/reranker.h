@@ -1,70 +1,47 @@
 /*
- * reranker.h - one interface over the supported reranker architectures
- * (BERT-family cross-encoders, Qwen3-Reranker): the model, its tokenizer and
- * input format, and the forward pieces the engine drives layer by layer.
- * Every command (score, rerank, trace) goes through it, so a Hugging Face
- * folder of either family works with every command unchanged.
+ * reranker.h - one interface over every registered reranker architecture
+ * (core/model/arch.h: BERT-family cross-encoders, Qwen3-Reranker, ...): the
+ * model, its tokenizer and input template, and the forward pieces the engine
+ * drives layer by layer. Every command (score, rerank, trace) goes through it,
+ * so a Hugging Face folder of any registered family works with every command
+ * unchanged. Nothing here names a family.
  *
  *     reranker r;
  *     if (reranker_open(&r, "models/Qwen3-Reranker-0.6B", NULL) != STATUS_OK) ...
- *     reranker_encoding enc = {0};
+ *     tokenizer_encoding enc = {0};
  *     reranker_encode_pair(&r, query, doc, 512, &enc);   // ids (+ token types)
  *     ...pack into a reranker_batch, then engine_run(&r, &batch, policy, ...)...
- *     reranker_encoding_free(&enc);
+ *     tokenizer_encoding_free(&enc);
  *     reranker_close(&r);
  *
- * Inputs: BERT: `[CLS] query [SEP] document [SEP]` (WordPiece, document side
- * truncated); Qwen3-Reranker: the official prompt (core/tokenize/qwen_prompt.h) with an
- * instruction (default: the model card's), document truncated.
- * Scores are logits: BERT classifier logit 0; Qwen3 logit(yes) - logit(no)
- * (P(yes) = sigmoid(score)).
+ * Inputs are the family's template (its tokenizer, core/tokenize/tokenizer.h),
+ * the document truncated to fit max_len. Scores are what the family's head
+ * gives (r->cfg.arch->score_kind; for BERT and Qwen3 a logit).
  */
 #ifndef GRATING_RERANKER_H
 #define GRATING_RERANKER_H
 
-#include "model/bert/bert.h"
-#include "tokenize/bpe.h"
-#include "model/model_config.h"
-#include "model/qwen3/qwen3.h"
-#include "tokenize/qwen_prompt.h"
 #include "base/status.h"
-#include "tokenize/wordpiece.h"
+#include "model/arch.h"
+#include "model/batch.h"
+#include "model/model_config.h"
+#include "tokenize/tokenizer.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-// A packed batch (see bert.h). type_ids may be NULL for architectures
-// without token types (Qwen3).
-typedef bert_batch reranker_batch;
-
 typedef struct {
-    model_arch arch;
-    model_config cfg;
-    char *instruction; // Qwen3 prompt instruction (NULL = default)
-    // One of the two, by arch.
-    bert_model bert;
-    qwen3_model qwen;
-    wordpiece wp;
-    bpe bpe_tok;
-    qwen_prompt prompt;
+    model_config cfg;             // = model.cfg; cfg.arch is the family
+    arch_model model;             // weights and the family's state
+    tokenizer tok;                // the family's tokenizer and input template
     const char *tokenizer_source; // the file the vocabulary came from
     direct_io *dio; // O_DIRECT reader of streamed layers (reranker_options.direct_io), or NULL
 } reranker;
 
+// One forward arena (MEM_ACTIVATIONS), carved by the family.
 typedef struct {
-    int32_t *ids;      // (len,)
-    int32_t *type_ids; // (len,) zeros for Qwen3
-    size_t len, cap;
-    int truncated;
-    // Private.
-    wordpiece_encoding wp_enc;
-    qwen_prompt_encoding qp_enc;
-} reranker_encoding;
-
-typedef struct {
-    model_arch arch;
-    bert_workspace bert;
-    qwen3_workspace qwen;
+    void *mem;
+    size_t bytes;
 } reranker_workspace;
 
 // How much of the model is kept in memory.
@@ -88,8 +65,8 @@ typedef struct {
 } reranker_options;
 
 // Opens model + tokenizer of a Hugging Face folder as `opt` says.
-// `instruction` is used by instruction-following rerankers (Qwen3), NULL =
-// the default; BERT ignores it. On failure nothing needs closing.
+// `instruction` is used by instruction-following rerankers' templates, NULL =
+// the default; others ignore it. On failure nothing needs closing.
 //
 //     reranker_options opt = {.resident_layers = 0,
 //                             .embed_cache_rows = embed_cache_rows_for_fraction(V, 0.10)};
@@ -113,32 +90,35 @@ void reranker_close(reranker *r);
 
 // The model's input for one pair, the document truncated to fit max_len.
 status reranker_encode_pair(const reranker *r, const char *query, const char *doc, size_t max_len,
-                            reranker_encoding *enc);
-void reranker_encoding_free(reranker_encoding *enc);
+                            tokenizer_encoding *enc);
 
 // Checks --max-len against the model (default `given == 0`: capped to the
 // model's limit) and the tokenizer against the embedding table.
 status reranker_check_max_len(const reranker *r, long *max_len, int given);
 
-// Forward pieces (see bert.h / qwen3.h).
+// Forward pieces (core/model/arch.h); each returns a status.
+// Ids, lengths and packing against the config, then the family's own checks.
 status reranker_batch_validate(const reranker *r, const reranker_batch *b);
+// A workspace for layers over up to max_tok tokens in sequences of up to
+// max_seq_len, scoring up to max_seqs sequences at once.
 status reranker_workspace_init(const reranker *r, reranker_workspace *ws, size_t max_tok,
                                size_t max_seq_len, size_t max_seqs);
 void reranker_workspace_free(reranker_workspace *ws);
-// Fails only with the embedding cache (a miss whose read fails).
-status reranker_embed(const reranker *r, const reranker_batch *b, float *h);
+// h (n_tok, H) = the embedding output. Fails with the embedding cache (a
+// miss whose read fails).
+status reranker_embed(const reranker *r, const reranker_batch *b, float *h,
+                      reranker_workspace *ws);
+// Resident layer `layer` in place over b's tokens h[0 .. b->n_tok).
 status reranker_layer_forward(const reranker *r, size_t layer, const reranker_batch *b, float *h,
                               reranker_workspace *ws);
 // One layer with its weights in `slot` (reranker_layer_floats floats, as
 // reranker_layer_read wrote them).
 status reranker_layer_forward_slot(const reranker *r, const float *slot, const reranker_batch *b,
                                    float *h, reranker_workspace *ws);
-status reranker_score(const reranker *r, const reranker_batch *b, const float *h,
+// scores (b->n_seq,) = the provisional score after `layer` (0 = embeddings).
+status reranker_score(const reranker *r, size_t layer, const reranker_batch *b, const float *h,
                       reranker_workspace *ws, float *scores);
-// All layers with per-layer scores (n_layers + 1, n_seq).
-status reranker_forward_all_layers(const reranker *r, const reranker_batch *b, size_t chunk,
-                                   float *layer_scores);
-// Matmul FLOPs of the full forward over the batch.
+// Matmul FLOPs of the full forward over the batch (arch_forward_flops).
 double reranker_forward_flops(const reranker *r, const reranker_batch *b);
 
 #endif

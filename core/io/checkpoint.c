@@ -1,4 +1,5 @@
 #include "io/checkpoint.h"
+#include "model/arch.h"
 #include "base/json_file.h"
 #include "base/mem.h"
 
@@ -209,9 +210,15 @@ static int checkpoint_is_buffer(const checkpoint *ck, const char *name) {
         size_t m = strlen(suffixes[i]);
         if (n >= m && strcmp(name + n - m, suffixes[i]) == 0) return 1;
     }
-    // Tied embeddings: transformers ties lm_head to embed_tokens, whatever
-    // the file holds.
-    return ck->cfg.tie_word_embeddings && strcmp(name, "lm_head.weight") == 0;
+    // A tensor of the family's table that this config does without (e.g. a
+    // tied LM head: transformers ties it to the token table, whatever the
+    // file holds).
+    const arch_ops *a = ck->cfg.arch;
+    for (size_t i = 0; i < a->n_tensors; i++)
+        if (!(a->tensors[i].flags & ARCH_T_LAYER) && a->tensors[i].present &&
+            !a->tensors[i].present(&ck->cfg) && strcmp(name, a->tensors[i].name) == 0)
+            return 1;
+    return 0;
 }
 
 // The stored tensors no spec reads (e.g. layers beyond num_hidden_layers):

@@ -1,15 +1,9 @@
 #include "io/embed_cache.h"
 #include "base/mem.h"
+#include "base/clock.h"
 
 #include <math.h>
 #include <string.h>
-#include <time.h>
-
-static double embed_cache_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 size_t embed_cache_rows_for_fraction(size_t vocab, double fraction) {
     if (!(fraction > 0.0)) return vocab ? 1 : 0;
@@ -100,10 +94,10 @@ status embed_cache_row(embed_cache *c, int32_t id, const float **row) {
     if (c->id_of[s] >= 0) c->slot_of[c->id_of[s]] = -1;
     c->id_of[s] = -1; // stays empty at the tail if the read fails
     float *dst = c->rows + (size_t)s * c->hidden;
-    double t0 = embed_cache_now();
+    double t0 = clock_now_seconds();
     status st = safetensors_read_f32_range(c->table.file, c->table.info, (size_t)id * c->hidden,
                                            c->hidden, dst);
-    c->read_seconds += embed_cache_now() - t0;
+    c->read_seconds += clock_now_seconds() - t0;
     if (st != STATUS_OK) return status_wrap(st, "embedding cache: row %d", id);
     c->id_of[s] = id;
     c->slot_of[id] = s;

@@ -1,16 +1,10 @@
 #include "io/weight_window.h"
 #include "base/mem.h"
+#include "base/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-
-static double ww_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static int ww_find(const weight_window *w, int layer) {
     for (size_t s = 0; s < w->n_slots; s++)
@@ -37,9 +31,9 @@ static void *ww_io_main(void *arg) {
         w->slot_ready[slot] = 0;
         w->reading = 1;
         pthread_mutex_unlock(&w->mu);
-        double t0 = ww_now();
+        double t0 = clock_now_seconds();
         status st = w->read(w->ctx, layer, w->slots[slot]);
-        double dt = ww_now() - t0;
+        double dt = clock_now_seconds() - t0;
         pthread_mutex_lock(&w->mu);
         w->reading = 0;
         w->read_seconds[layer] = dt;
@@ -134,10 +128,10 @@ status weight_window_acquire(weight_window *w, int layer, const float **slot) {
     *slot = NULL;
     if (layer < 0 || (size_t)layer >= w->n_layers)
         return status_fail(STATUS_ERR_ARG, "weight window: layer %d out of range", layer);
-    double t0 = ww_now();
+    double t0 = clock_now_seconds();
     if (!w->thread_started) { // W = 1: synchronous read right before use
         status st = w->read(w->ctx, layer, w->slots[0]);
-        double dt = ww_now() - t0;
+        double dt = clock_now_seconds() - t0;
         w->read_seconds[layer] = dt;
         w->wait_seconds[layer] = dt;
         if (st != STATUS_OK) return status_wrap(st, "weight window: layer %d", layer);
@@ -165,7 +159,7 @@ status weight_window_acquire(weight_window *w, int layer, const float **slot) {
         }
         pthread_cond_wait(&w->cv, &w->mu);
     }
-    w->wait_seconds[layer] = ww_now() - t0;
+    w->wait_seconds[layer] = clock_now_seconds() - t0;
     *slot = w->slots[s];
     pthread_mutex_unlock(&w->mu);
     return STATUS_OK;

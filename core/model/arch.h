@@ -153,6 +153,18 @@ typedef struct arch_ops {
     status (*synth_tokenizer)(const model_config *cfg, const char *dir, int *generated);
 } arch_ops;
 
+// Workspace arenas (ops->workspace_bytes / workspace_bind): every buffer
+// starts on a 64-byte boundary. A family sums arch_ws_bytes of its buffers
+// and takes them in the same order with arch_ws_take.
+static inline size_t arch_ws_bytes(size_t bytes) {
+    return (bytes + 63) & ~(size_t)63;
+}
+static inline void *arch_ws_take(unsigned char **cursor, size_t bytes) {
+    void *p = *cursor;
+    *cursor += arch_ws_bytes(bytes);
+    return p;
+}
+
 // The registry (core/model/arch_registry.c).
 // The family accepting Hugging Face architecture name `hf_name`, or NULL.
 const arch_ops *arch_find(const char *hf_name);

@@ -15,33 +15,39 @@
 
 #include "base/status.h"
 
+#include <stdalign.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum {
-    MODEL_ARCH_BERT_SEQ_CLS = 0, // BertForSequenceClassification
-    MODEL_ARCH_QWEN3_RERANKER,   // Qwen3ForCausalLM used as a yes/no reranker (core/model/qwen3/qwen3.h)
-} model_arch;
+struct arch_ops;
+
+// Bytes of the family's own config fields (model_config.family).
+enum { MODEL_CONFIG_FAMILY_BYTES = 256 };
 
 typedef struct {
-    model_arch arch;
-    char arch_name[64]; // as written in config.json "architectures"[0]
+    const struct arch_ops *arch; // the family (core/model/arch.h) that accepted arch_name
+    char arch_name[64];          // as written in config.json "architectures"[0]
+    // Dimensions every transformer family has, read by the family's config_parse.
     int64_t vocab_size;
     int64_t hidden_size;
     int64_t n_layers;
     int64_t n_heads;
-    int64_t n_kv_heads; // = n_heads for BERT
-    int64_t head_dim;   // BERT hidden / heads; Qwen3 "head_dim" (heads * head_dim may != hidden)
+    int64_t n_kv_heads; // = n_heads without grouped-query attention
+    int64_t head_dim;   // hidden / heads, or the config's "head_dim" (heads * head_dim may != hidden)
     int64_t intermediate_size;
     int64_t max_position_embeddings;
-    int64_t type_vocab_size; // BERT token types
-    int64_t num_labels;      // BERT classifier outputs (score = logit 0)
-    double layer_norm_eps;   // BERT layer_norm_eps; Qwen3 rms_norm_eps
-    double rope_theta;       // Qwen3
-    int tie_word_embeddings; // Qwen3
+    int64_t type_vocab_size; // token types (0 when the family has none)
+    int64_t num_labels;      // classifier outputs (0 when the family has no classifier)
+    double layer_norm_eps;   // LayerNorm or RMSNorm epsilon
+    double rope_theta;       // RoPE base (0 when the family has no RoPE)
+    int tie_word_embeddings; // the LM head is the token table
     // "torch_dtype" (or newer "dtype") as written, e.g. "bfloat16"; "" when
     // absent. Only describes the weights (`grating info` without them).
     char torch_dtype[16];
+    // The family's own fields (its config_parse writes a struct here; a copy
+    // of the config copies them).
+    _Alignas(16) unsigned char family[MODEL_CONFIG_FAMILY_BYTES];
 } model_config;
 
 // Largest number of dims of any tensor the project reads.
@@ -54,18 +60,24 @@ typedef struct {
     int n_dims;
     int64_t shape[TENSOR_MAX_DIMS];
     int layer;
+    int init; // arch_init of the tensor (core/model/arch.h): how synth generates it
 } tensor_spec;
 
-// Reads and validates config.json (architecture known, sizes positive and
-// consistent, e.g. hidden_size divisible by num_attention_heads for BERT,
-// num_attention_heads divisible by num_key_value_heads for Qwen3).
-// Architectures: BertForSequenceClassification, Qwen3ForCausalLM (options the
-// forward does not implement, such as rope_scaling, attention_bias or a
-// sliding window, are rejected with STATUS_ERR_UNSUPPORTED).
+// Reads and validates config.json: the architecture must be registered
+// (core/model/arch.h); its family parses and validates the rest (sizes
+// positive and consistent; options the forward does not implement are
+// rejected with STATUS_ERR_UNSUPPORTED).
 status model_config_load(model_config *cfg, const char *path);
+// The same from config.json's text (e.g. stored in a trace); `path` names it
+// in messages.
+status model_config_parse_text(model_config *cfg, const char *text, size_t len, const char *path);
 
-// The tensors of the checkpoint in a fixed order (embeddings, layers 0..L-1,
-// head). *specs is malloc'd; free() it.
+// For families' config_parse: v must be in [1, the bound grating accepts for
+// key] (bounds keep every size product exact); an error names path and key.
+status model_config_check_positive(const char *path, const char *key, int64_t v);
+
+// The tensors of the checkpoint in a fixed order (the family's table:
+// embeddings, layers 0..L-1, head). *specs is malloc'd; free() it.
 status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, size_t *n);
 
 // Checks a packed batch against the config (shared by every architecture):

@@ -5,8 +5,26 @@
 #include <stdint.h>
 #include <string.h>
 
+static _Thread_local double ops_flops;
+
+double ops_flops_executed(void) {
+    return ops_flops;
+}
+
+void ops_flops_reset(void) {
+    ops_flops = 0.0;
+}
+
+void ops_sgemm(int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,
+               const float *b, size_t ldb, float *c, size_t ldc) {
+    ops_flops += 2.0 * (double)m * (double)n * (double)k;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
+                (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
+}
+
 void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
                 float *y, int accumulate) {
+    ops_flops += 2.0 * (double)n * (double)in * (double)out;
     if (b) {
         for (size_t i = 0; i < n; i++) {
             float *row = y + i * out;

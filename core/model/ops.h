@@ -26,6 +26,18 @@ void ops_linear(const float *x, size_t n, size_t in, const float *w, const float
 void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b,
                     size_t out, float *y, int accumulate);
 
+// c (m, n) = a (m, k) b^T (b stored (n, k)) with trans_b != 0, or a (m, k)
+// b (k, n) with trans_b == 0; row-major with leading dimensions (the
+// attention products). OpenBLAS sgemm, alpha 1, beta 0.
+void ops_sgemm(int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,
+               const float *b, size_t ldb, float *c, size_t ldc);
+
+// Matmul FLOPs (2*m*n*k) executed by ops_linear and ops_sgemm on this thread
+// since the last reset: the forward's own count, which tests hold the cost
+// models (arch_ops.layer_flops, the sweep's FLOPs) against.
+double ops_flops_executed(void);
+void ops_flops_reset(void);
+
 // In place, per row of `dim`: (x - mean) / sqrt(var + eps) * gamma + beta.
 // Statistics accumulate in double (PyTorch uses a float Welford variant;
 // the difference is ~1e-7 relative).

@@ -1,7 +1,9 @@
 #include "model/synth.h"
 
 #include "base/fsutil.h"
+#include "base/clock.h"
 #include "base/mem.h"
+#include "model/arch.h"
 #include "io/safetensors_writer.h"
 
 #include <dirent.h>
@@ -34,12 +36,6 @@ void synth_options_default(synth_options *o) {
     o->scale = 1.0;
 }
 
-static double synth_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 // splitmix64: spreads (seed, index) over the 32 seed bits MT19937 takes.
 static uint64_t synth_mix(uint64_t x) {
     x += 0x9e3779b97f4a7c15ull;
@@ -52,11 +48,6 @@ static unsigned long synth_stream_seed(uint64_t seed, size_t index) {
     return (unsigned long)(synth_mix(seed ^ synth_mix((uint64_t)index)) & 0xffffffffull);
 }
 
-static int synth_ends_with(const char *s, const char *suffix) {
-    size_t n = strlen(s), m = strlen(suffix);
-    return n >= m && strcmp(s + n - m, suffix) == 0;
-}
-
 // How one tensor is initialised: value = offset + uniform(-a, a), computed
 // as offset + v * factor with v a 24-bit signed integer.
 typedef struct {
@@ -64,22 +55,23 @@ typedef struct {
     float offset;
 } synth_init;
 
+// The family's init kind of the tensor (its table, core/model/arch.h).
 static synth_init synth_init_for(const tensor_spec *spec, double scale) {
     double std = 0.02, offset = 0.0;
-    if (synth_ends_with(spec->name, "LayerNorm.weight")) {
+    switch ((arch_init)spec->init) {
+    case ARCH_INIT_NORM:
         offset = 1.0;
         std = 0.1 / SYNTH_SQRT3; // a = 0.1
-    } else if (synth_ends_with(spec->name, "norm.weight")) {
-        // Qwen3 RMSNorm weights (input/post-attention, q_norm/k_norm, final
-        // model.norm): scales around 1 like the LayerNorm weights.
-        offset = 1.0;
-        std = 0.1 / SYNTH_SQRT3; // a = 0.1
-    } else if (synth_ends_with(spec->name, "LayerNorm.bias") || spec->n_dims == 1) {
+        break;
+    case ARCH_INIT_BIAS:
         std = 0.02;
-    } else if (strncmp(spec->name, "classifier.", 11) == 0) {
+        break;
+    case ARCH_INIT_HEAD:
         std = 0.5;
-    } else {
+        break;
+    case ARCH_INIT_WEIGHT:
         std = 0.02 * scale;
+        break;
     }
     synth_init in;
     in.factor = (float)(std * SYNTH_SQRT3 / 8388608.0);
@@ -160,70 +152,6 @@ static status synth_copy_file(const char *src, const char *dst) {
     return st;
 }
 
-// The n-th word of the filler: all lowercase words of length 2, then of
-// length 3, ... (aa, ab, ..., zz, aaa, ...), each followed by its ## form.
-static void synth_filler_token(uint64_t n, char *buf, size_t cap) {
-    uint64_t word = n / 2;
-    int len = 2;
-    uint64_t count = 26 * 26;
-    while (word >= count) {
-        word -= count;
-        len++;
-        count *= 26;
-    }
-    size_t at = 0;
-    if (n % 2 == 1) at += (size_t)snprintf(buf, cap, "##");
-    for (int i = len - 1; i >= 0 && at + (size_t)i + 1 < cap; i--) {
-        buf[at + (size_t)i] = (char)('a' + word % 26);
-        word /= 26;
-    }
-    at += (size_t)len < cap - at ? (size_t)len : cap - at - 1;
-    buf[at] = '\0';
-}
-
-status synth_write_bert_vocab(const char *path, int64_t vocab_size) {
-    if (vocab_size < 5)
-        return status_fail(STATUS_ERR_ARG,
-                           "%s: vocab_size %lld is too small for a BERT vocabulary (the 5 special "
-                           "tokens need 5 ids)",
-                           path, (long long)vocab_size);
-    FILE *f = fopen(path, "w");
-    if (!f) return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    static const char singles[] = "abcdefghijklmnopqrstuvwxyz0123456789"
-                                  "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~";
-    const int64_t n_singles = (int64_t)sizeof singles - 1;
-    // bert-base-uncased ids for the specials when they fit.
-    int bert_ids = vocab_size > 103;
-    int64_t unused = 0, filler = 0;
-    for (int64_t id = 0; id < vocab_size; id++) {
-        char tok[64];
-        int64_t first_free = bert_ids ? 104 : 5;
-        if (id == 0)
-            snprintf(tok, sizeof tok, "[PAD]");
-        else if (id == (bert_ids ? 100 : 1))
-            snprintf(tok, sizeof tok, "[UNK]");
-        else if (id == (bert_ids ? 101 : 2))
-            snprintf(tok, sizeof tok, "[CLS]");
-        else if (id == (bert_ids ? 102 : 3))
-            snprintf(tok, sizeof tok, "[SEP]");
-        else if (id == (bert_ids ? 103 : 4))
-            snprintf(tok, sizeof tok, "[MASK]");
-        else if (id < first_free)
-            snprintf(tok, sizeof tok, "[unused%lld]", (long long)unused++);
-        else if (id - first_free < n_singles)
-            snprintf(tok, sizeof tok, "%c", singles[id - first_free]);
-        else if (id - first_free < 2 * n_singles)
-            snprintf(tok, sizeof tok, "##%c", singles[id - first_free - n_singles]);
-        else
-            synth_filler_token((uint64_t)filler++, tok, sizeof tok);
-        fprintf(f, "%s\n", tok);
-    }
-    int err = ferror(f);
-    if (fclose(f) != 0 || err)
-        return status_fail(STATUS_ERR_IO, "%s: write failed: %s", path, strerror(errno));
-    return STATUS_OK;
-}
-
 static int synth_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
     (void)sb;
     (void)flag;
@@ -275,13 +203,8 @@ static status synth_tokenizer(const synth_options *o, const model_config *cfg, c
     }
     mem_free(src_dir);
     if (st != STATUS_OK || r->tokenizer_copied > 0) return st;
-    if (cfg->arch != MODEL_ARCH_BERT_SEQ_CLS) return STATUS_OK; // no generator for others yet
-    char *vocab = synth_join(tmp, "vocab.txt");
-    if (!vocab) return status_wrap(STATUS_ERR_NOMEM, "synth");
-    st = synth_write_bert_vocab(vocab, cfg->vocab_size);
-    mem_free(vocab);
-    if (st == STATUS_OK) r->vocab_generated = 1;
-    return st;
+    if (!cfg->arch->synth_tokenizer) return STATUS_OK; // the family needs real tokenizer files
+    return cfg->arch->synth_tokenizer(cfg, tmp, &r->vocab_generated);
 }
 
 // Generates and streams every tensor into tmp/.
@@ -362,7 +285,7 @@ static status synth_put_in_place(const char *tmp, const char *out, int exists) {
 }
 
 status synth_write(const synth_options *o, synth_report *report) {
-    double t0 = synth_now();
+    double t0 = clock_now_seconds();
     synth_report r;
     memset(&r, 0, sizeof r);
     if (report) memset(report, 0, sizeof *report);
@@ -428,7 +351,7 @@ status synth_write(const synth_options *o, synth_report *report) {
     if ((st = synth_weights(o, specs, n_specs, tmp, &r))) goto done;
     if ((st = synth_put_in_place(tmp, out, exists))) goto done;
     tmp_made = 0;
-    r.seconds = synth_now() - t0;
+    r.seconds = clock_now_seconds() - t0;
     if (report) *report = r;
 done:
     if (tmp_made) synth_rmtree(tmp);

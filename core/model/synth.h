@@ -94,9 +94,6 @@ status synth_write(const synth_options *o, synth_report *report);
 status synth_tensor_values(const tensor_spec *spec, size_t index, uint64_t seed, double scale,
                            float *dst, size_t count);
 
-// Writes the generated BERT vocabulary of vocab_size tokens to path.
-status synth_write_bert_vocab(const char *path, int64_t vocab_size);
-
 // Parses a byte size: "123", "500MB", "2GB", "1.5GB", "64KiB", "5GiB"
 // (KB/MB/GB/TB powers of 1000, KiB/MiB/GiB/TiB powers of 1024, case
 // insensitive, as transformers' max_shard_size).

@@ -1,260 +1,280 @@
-#include "model/bert/bert.h"
+/*
+ * bert.c - BertForSequenceClassification cross-encoders (f32), one family of
+ * the architecture registry (core/model/arch.h).
+ *
+ * Embeddings + post-LN encoder layers (GELU erf) + pooler (tanh on the first
+ * token) + classifier; the relevance score is logit 0. The provisional score
+ * of layer l is pooler + classifier applied to the first-token state after
+ * layer l (l = 0: embedding output; l = n_layers: the model's final score).
+ * Input: `[CLS] query [SEP] document [SEP]` with token types 0/1, WordPiece
+ * (tokenizer "wordpiece-bert"), the document truncated first.
+ */
+#include "base/json_file.h"
 #include "base/mem.h"
+#include "model/arch.h"
 #include "model/ops.h"
+#include "tokenize/wordpiece_synth.h"
 
-#include <cblas.h>
+#include <cjson/cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-// The tensors of one layer in slot order. numel = a*H*H + b*H*F + c*H + d*F.
-typedef struct {
-    const char *suffix;
-    int hh, hi, h, i;
-} bert_layer_part;
-
-static const bert_layer_part bert_layer_parts[] = {
-    {"attention.self.query.weight", 1, 0, 0, 0},
-    {"attention.self.key.weight", 1, 0, 0, 0},
-    {"attention.self.value.weight", 1, 0, 0, 0},
-    {"attention.self.query.bias", 0, 0, 1, 0},
-    {"attention.self.key.bias", 0, 0, 1, 0},
-    {"attention.self.value.bias", 0, 0, 1, 0},
-    {"attention.output.dense.weight", 1, 0, 0, 0},
-    {"attention.output.dense.bias", 0, 0, 1, 0},
-    {"attention.output.LayerNorm.weight", 0, 0, 1, 0},
-    {"attention.output.LayerNorm.bias", 0, 0, 1, 0},
-    {"intermediate.dense.weight", 0, 1, 0, 0},
-    {"intermediate.dense.bias", 0, 0, 0, 1},
-    {"output.dense.weight", 0, 1, 0, 0},
-    {"output.dense.bias", 0, 0, 1, 0},
-    {"output.LayerNorm.weight", 0, 0, 1, 0},
-    {"output.LayerNorm.bias", 0, 0, 1, 0},
+// The tensor table, in checkpoint order. Layer slot order differs: q, k, v
+// weights adjacent (one sgemm for the three projections), then their biases.
+enum {
+    BERT_T_WORD,
+    BERT_T_POS,
+    BERT_T_TYPE,
+    BERT_T_EMB_LN_G,
+    BERT_T_EMB_LN_B,
+    BERT_T_Q_W,
+    BERT_T_Q_B,
+    BERT_T_K_W,
+    BERT_T_K_B,
+    BERT_T_V_W,
+    BERT_T_V_B,
+    BERT_T_O_W,
+    BERT_T_O_B,
+    BERT_T_LN1_G,
+    BERT_T_LN1_B,
+    BERT_T_FFN1_W,
+    BERT_T_FFN1_B,
+    BERT_T_FFN2_W,
+    BERT_T_FFN2_B,
+    BERT_T_LN2_G,
+    BERT_T_LN2_B,
+    BERT_T_POOL_W,
+    BERT_T_POOL_B,
+    BERT_T_CLS_W,
+    BERT_T_CLS_B,
+    BERT_N_TENSORS
 };
-enum { BERT_N_LAYER_PARTS = sizeof bert_layer_parts / sizeof bert_layer_parts[0] };
 
-static size_t bert_part_numel(const model_config *cfg, const bert_layer_part *p) {
-    size_t H = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size;
-    return p->hh * H * H + p->hi * H * F + p->h * H + p->i * F;
-}
+#define BERT_L "bert.encoder.layer.%d."
+static const arch_tensor bert_tensors[BERT_N_TENSORS] = {
+    [BERT_T_WORD] = {"bert.embeddings.word_embeddings.weight", ARCH_DIM_V, ARCH_DIM_H,
+                     ARCH_T_WORD_EMBED | ARCH_T_EMBEDDINGS, -1, ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_POS] = {"bert.embeddings.position_embeddings.weight", ARCH_DIM_P, ARCH_DIM_H,
+                    ARCH_T_EMBEDDINGS, -1, ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_TYPE] = {"bert.embeddings.token_type_embeddings.weight", ARCH_DIM_T, ARCH_DIM_H,
+                     ARCH_T_EMBEDDINGS, -1, ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_EMB_LN_G] = {"bert.embeddings.LayerNorm.weight", ARCH_DIM_H, ARCH_DIM_NONE,
+                         ARCH_T_EMBEDDINGS, -1, ARCH_INIT_NORM, NULL},
+    [BERT_T_EMB_LN_B] = {"bert.embeddings.LayerNorm.bias", ARCH_DIM_H, ARCH_DIM_NONE,
+                         ARCH_T_EMBEDDINGS, -1, ARCH_INIT_BIAS, NULL},
+    [BERT_T_Q_W] = {BERT_L "attention.self.query.weight", ARCH_DIM_H, ARCH_DIM_H, ARCH_T_LAYER, 0,
+                    ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_Q_B] = {BERT_L "attention.self.query.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 3,
+                    ARCH_INIT_BIAS, NULL},
+    [BERT_T_K_W] = {BERT_L "attention.self.key.weight", ARCH_DIM_H, ARCH_DIM_H, ARCH_T_LAYER, 1,
+                    ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_K_B] = {BERT_L "attention.self.key.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 4,
+                    ARCH_INIT_BIAS, NULL},
+    [BERT_T_V_W] = {BERT_L "attention.self.value.weight", ARCH_DIM_H, ARCH_DIM_H, ARCH_T_LAYER, 2,
+                    ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_V_B] = {BERT_L "attention.self.value.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 5,
+                    ARCH_INIT_BIAS, NULL},
+    [BERT_T_O_W] = {BERT_L "attention.output.dense.weight", ARCH_DIM_H, ARCH_DIM_H, ARCH_T_LAYER, 6,
+                    ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_O_B] = {BERT_L "attention.output.dense.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER,
+                    7, ARCH_INIT_BIAS, NULL},
+    [BERT_T_LN1_G] = {BERT_L "attention.output.LayerNorm.weight", ARCH_DIM_H, ARCH_DIM_NONE,
+                      ARCH_T_LAYER, 8, ARCH_INIT_NORM, NULL},
+    [BERT_T_LN1_B] = {BERT_L "attention.output.LayerNorm.bias", ARCH_DIM_H, ARCH_DIM_NONE,
+                      ARCH_T_LAYER, 9, ARCH_INIT_BIAS, NULL},
+    [BERT_T_FFN1_W] = {BERT_L "intermediate.dense.weight", ARCH_DIM_F, ARCH_DIM_H, ARCH_T_LAYER, 10,
+                       ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_FFN1_B] = {BERT_L "intermediate.dense.bias", ARCH_DIM_F, ARCH_DIM_NONE, ARCH_T_LAYER,
+                       11, ARCH_INIT_BIAS, NULL},
+    [BERT_T_FFN2_W] = {BERT_L "output.dense.weight", ARCH_DIM_H, ARCH_DIM_F, ARCH_T_LAYER, 12,
+                       ARCH_INIT_WEIGHT, NULL},
+    [BERT_T_FFN2_B] = {BERT_L "output.dense.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 13,
+                       ARCH_INIT_BIAS, NULL},
+    [BERT_T_LN2_G] = {BERT_L "output.LayerNorm.weight", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 14,
+                      ARCH_INIT_NORM, NULL},
+    [BERT_T_LN2_B] = {BERT_L "output.LayerNorm.bias", ARCH_DIM_H, ARCH_DIM_NONE, ARCH_T_LAYER, 15,
+                      ARCH_INIT_BIAS, NULL},
+    [BERT_T_POOL_W] = {"bert.pooler.dense.weight", ARCH_DIM_H, ARCH_DIM_H, 0, -1, ARCH_INIT_WEIGHT,
+                       NULL},
+    [BERT_T_POOL_B] = {"bert.pooler.dense.bias", ARCH_DIM_H, ARCH_DIM_NONE, 0, -1, ARCH_INIT_BIAS,
+                       NULL},
+    [BERT_T_CLS_W] = {"classifier.weight", ARCH_DIM_C, ARCH_DIM_H, 0, -1, ARCH_INIT_HEAD, NULL},
+    [BERT_T_CLS_B] = {"classifier.bias", ARCH_DIM_C, ARCH_DIM_NONE, 0, -1, ARCH_INIT_BIAS, NULL},
+};
+#undef BERT_L
 
-size_t bert_layer_floats(const model_config *cfg) {
-    size_t n = 0;
-    for (int k = 0; k < BERT_N_LAYER_PARTS; k++)
-        n += bert_part_numel(cfg, &bert_layer_parts[k]);
-    return n;
-}
-
-void bert_layer_bind(const model_config *cfg, float *slot, bert_layer_weights *w) {
-    float *parts[BERT_N_LAYER_PARTS];
-    float *p = slot;
-    for (int k = 0; k < BERT_N_LAYER_PARTS; k++) {
-        parts[k] = p;
-        p += bert_part_numel(cfg, &bert_layer_parts[k]);
-    }
-    w->wqkv = parts[0];
-    w->bqkv = parts[3];
-    w->wo = parts[6];
-    w->bo = parts[7];
-    w->ln1_g = parts[8];
-    w->ln1_b = parts[9];
-    w->w1 = parts[10];
-    w->b1 = parts[11];
-    w->w2 = parts[12];
-    w->b2 = parts[13];
-    w->ln2_g = parts[14];
-    w->ln2_b = parts[15];
-}
-
-status bert_layer_read_io(const checkpoint *ck, int layer, float *slot, direct_io *io) {
-    const model_config *cfg = &ck->cfg;
-    float *p = slot;
-    for (int k = 0; k < BERT_N_LAYER_PARTS; k++) {
-        char name[TENSOR_NAME_CAP];
-        snprintf(name, sizeof name, "bert.encoder.layer.%d.%s", layer, bert_layer_parts[k].suffix);
-        size_t numel = bert_part_numel(cfg, &bert_layer_parts[k]);
-        status st = io ? direct_io_read_f32(io, ck, name, p, numel)
-                       : checkpoint_read_f32(ck, name, p, numel);
-        if (st != STATUS_OK) return st;
-        p += numel;
-    }
-    return STATUS_OK;
-}
-
+// Weights of one encoder layer, views into its slot.
 typedef struct {
-    const char *name;
-    float **dst;
-    size_t numel;
-} bert_named_buffer;
+    const float *wqkv;  // (3H, H) query rows, then key rows, then value rows
+    const float *bqkv;  // (3H,)
+    const float *wo;    // (H, H) attention output dense
+    const float *bo;    // (H,)
+    const float *ln1_g; // (H,) attention output LayerNorm
+    const float *ln1_b; // (H,)
+    const float *w1;    // (F, H) intermediate dense
+    const float *b1;    // (F,)
+    const float *w2;    // (H, F) output dense
+    const float *b2;    // (H,)
+    const float *ln2_g; // (H,) output LayerNorm
+    const float *ln2_b; // (H,)
+} bert_layer_weights;
 
-static status bert_read_all(const checkpoint *ck, const bert_named_buffer *bufs, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        status st = checkpoint_read_f32(ck, bufs[i].name, *bufs[i].dst, bufs[i].numel);
-        if (st != STATUS_OK) return st;
-    }
+static void bert_layer_bind(const model_config *c, const float *slot, bert_layer_weights *w) {
+    const float *v[BERT_N_TENSORS];
+    arch_layer_views(c, slot, v);
+    *w = (bert_layer_weights){.wqkv = v[BERT_T_Q_W], .bqkv = v[BERT_T_Q_B], .wo = v[BERT_T_O_W],
+                              .bo = v[BERT_T_O_B], .ln1_g = v[BERT_T_LN1_G], .ln1_b = v[BERT_T_LN1_B],
+                              .w1 = v[BERT_T_FFN1_W], .b1 = v[BERT_T_FFN1_B], .w2 = v[BERT_T_FFN2_W],
+                              .b2 = v[BERT_T_FFN2_B], .ln2_g = v[BERT_T_LN2_G], .ln2_b = v[BERT_T_LN2_B]};
+}
+
+static status bert_config_parse(model_config *cfg, const cJSON *root, const char *path) {
+    status st;
+    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
+        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
+        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
+        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
+        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)) ||
+        (st = json_get_int(root, "max_position_embeddings", path, &cfg->max_position_embeddings)))
+        return st;
+    cfg->type_vocab_size = 2;
+    cfg->num_labels = 1;
+    cfg->layer_norm_eps = 1e-12;
+    if ((st = json_opt_int(root, "type_vocab_size", path, &cfg->type_vocab_size)) ||
+        (st = json_opt_double(root, "layer_norm_eps", path, &cfg->layer_norm_eps)))
+        return st;
+    // num_labels is not written by save_pretrained; id2label is.
+    const cJSON *id2label = cJSON_GetObjectItemCaseSensitive(root, "id2label");
+    if (cJSON_IsObject(id2label)) cfg->num_labels = cJSON_GetArraySize(id2label);
+    if ((st = json_opt_int(root, "num_labels", path, &cfg->num_labels))) return st;
+
+    const char *act = "gelu";
+    if ((st = json_opt_string(root, "hidden_act", path, &act))) return st;
+    if (strcmp(act, "gelu") != 0)
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "%s: hidden_act '%s' is not supported (expected \"gelu\", the erf form)",
+                           path, act);
+    const char *pos = "absolute";
+    if ((st = json_opt_string(root, "position_embedding_type", path, &pos))) return st;
+    if (strcmp(pos, "absolute") != 0)
+        return status_fail(
+            STATUS_ERR_UNSUPPORTED,
+            "%s: position_embedding_type '%s' is not supported (expected \"absolute\")", path, pos);
+
+    const char *keys[] = {"vocab_size",          "hidden_size",       "num_hidden_layers",
+                          "num_attention_heads", "intermediate_size", "max_position_embeddings",
+                          "type_vocab_size",     "num_labels"};
+    int64_t vals[] = {cfg->vocab_size,      cfg->hidden_size,       cfg->n_layers,
+                      cfg->n_heads,         cfg->intermediate_size, cfg->max_position_embeddings,
+                      cfg->type_vocab_size, cfg->num_labels};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        if ((st = model_config_check_positive(path, keys[i], vals[i]))) return st;
+    if (cfg->hidden_size % cfg->n_heads != 0)
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: hidden_size %lld is not divisible by num_attention_heads %lld",
+                           path, (long long)cfg->hidden_size, (long long)cfg->n_heads);
+    if (!(cfg->layer_norm_eps > 0 && cfg->layer_norm_eps < 1))
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: layer_norm_eps must be positive and below 1, got %g", path,
+                           cfg->layer_norm_eps);
+    cfg->n_kv_heads = cfg->n_heads;
+    cfg->head_dim = cfg->hidden_size / cfg->n_heads;
     return STATUS_OK;
 }
 
-status bert_model_open_ex(bert_model *m, const char *dir, int resident, size_t embed_cache_rows) {
-    return bert_model_open_opts(m, dir, resident, embed_cache_rows, NULL);
+
+// Scratch of one layer over up to max_tok tokens (one MEM_ACTIVATIONS arena).
+typedef struct {
+    size_t max_tok, max_seq_len, max_seqs;
+    float *qkv;  // (max_tok, 3H)
+    float *ctx;  // (max_tok, H)
+    float *tmp;  // (max_tok, H)
+    float *ffn;  // (max_tok, F)
+    float *att;  // (max_seq_len, max_seq_len) one head's attention probabilities
+    float *pool; // (max_tok, H) first-token states / pooler outputs for scoring
+} bert_workspace;
+
+// The scoring step gathers 2 rows per sequence into the token buffers.
+static size_t bert_ws_tokens(const arch_workspace_size *sz) {
+    return sz->max_tok > 2 * sz->max_seqs ? sz->max_tok : 2 * sz->max_seqs;
 }
 
-status bert_model_open_opts(bert_model *m, const char *dir, int resident, size_t embed_cache_rows,
-                            const checkpoint_options *ck_opt) {
-    memset(m, 0, sizeof *m);
-    status st = checkpoint_open_ex(&m->ck, dir, ck_opt);
-    if (st != STATUS_OK) return st;
-    m->cfg = m->ck.cfg;
-    const model_config *c = &m->cfg;
-    if (c->arch != MODEL_ARCH_BERT_SEQ_CLS) {
-        st = status_fail(STATUS_ERR_UNSUPPORTED, "%s: architecture %s is not a BERT cross-encoder",
-                         dir, c->arch_name);
-        goto fail;
-    }
-    size_t H = (size_t)c->hidden_size, V = (size_t)c->vocab_size;
-    size_t P = (size_t)c->max_position_embeddings, T = (size_t)c->type_vocab_size;
-    size_t C = (size_t)c->num_labels;
+static size_t bert_workspace_bytes(const model_config *c, const arch_workspace_size *sz) {
+    size_t H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, T = bert_ws_tokens(sz);
+    size_t f = sizeof(float);
+    return arch_ws_bytes(sizeof(bert_workspace)) + arch_ws_bytes(T * 3 * H * f) +
+           3 * arch_ws_bytes(T * H * f) + arch_ws_bytes(T * F * f) +
+           arch_ws_bytes(sz->max_seq_len * sz->max_seq_len * f);
+}
 
-    size_t word_floats = embed_cache_rows ? 0 : V * H;
-    size_t embed_floats = word_floats + P * H + T * H + 2 * H;
-    m->embed_storage = mem_alloc(MEM_EMBEDDINGS, embed_floats * sizeof(float));
-    size_t head_floats = H * H + H + C * H + C;
-    m->head_storage = mem_alloc(MEM_WEIGHTS, head_floats * sizeof(float));
-    if (!m->embed_storage || !m->head_storage) {
-        st = STATUS_ERR_NOMEM;
-        goto fail;
-    }
-    m->emb.word = embed_cache_rows ? NULL : m->embed_storage;
-    m->emb.pos = m->embed_storage + word_floats;
-    m->emb.type = m->emb.pos + P * H;
-    m->emb.ln_g = m->emb.type + T * H;
-    m->emb.ln_b = m->emb.ln_g + H;
-    m->head.pool_w = m->head_storage;
-    m->head.pool_b = m->head.pool_w + H * H;
-    m->head.cls_w = m->head.pool_b + H;
-    m->head.cls_b = m->head.cls_w + C * H;
-    const bert_named_buffer bufs[] = {
-        {"bert.embeddings.word_embeddings.weight", &m->emb.word, V * H},
-        {"bert.embeddings.position_embeddings.weight", &m->emb.pos, P * H},
-        {"bert.embeddings.token_type_embeddings.weight", &m->emb.type, T * H},
-        {"bert.embeddings.LayerNorm.weight", &m->emb.ln_g, H},
-        {"bert.embeddings.LayerNorm.bias", &m->emb.ln_b, H},
-        {"bert.pooler.dense.weight", &m->head.pool_w, H * H},
-        {"bert.pooler.dense.bias", &m->head.pool_b, H},
-        {"classifier.weight", &m->head.cls_w, C * H},
-        {"classifier.bias", &m->head.cls_b, C},
-    };
-    // With the cache, the word table (first entry) is not read here.
-    size_t skip = embed_cache_rows ? 1 : 0;
-    st = bert_read_all(&m->ck, bufs + skip, sizeof bufs / sizeof bufs[0] - skip);
-    if (st != STATUS_OK) goto fail;
-    if (embed_cache_rows) {
-        if (!(m->word_cache = mem_calloc(MEM_OTHER, sizeof *m->word_cache))) {
-            st = STATUS_ERR_NOMEM;
-            goto fail;
-        }
-        st = embed_cache_init(m->word_cache, &m->ck, "bert.embeddings.word_embeddings.weight",
-                              embed_cache_rows);
-        if (st != STATUS_OK) goto fail;
-    }
-
-    if (resident) {
-        size_t L = (size_t)c->n_layers, per = bert_layer_floats(c);
-        m->layer_storage = mem_alloc(MEM_WEIGHTS, L * per * sizeof(float));
-        m->layers = mem_alloc(MEM_OTHER, L * sizeof *m->layers);
-        if (!m->layer_storage || !m->layers) {
-            st = STATUS_ERR_NOMEM;
-            goto fail;
-        }
-        for (size_t l = 0; l < L; l++) {
-            st = bert_layer_read(&m->ck, (int)l, m->layer_storage + l * per);
-            if (st != STATUS_OK) goto fail;
-            bert_layer_bind(c, m->layer_storage + l * per, &m->layers[l]);
-        }
-    }
+static status bert_workspace_bind(const model_config *c, const arch_workspace_size *sz,
+                                  void *mem) {
+    size_t H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size, T = bert_ws_tokens(sz);
+    size_t f = sizeof(float);
+    unsigned char *p = mem;
+    bert_workspace *ws = arch_ws_take(&p, sizeof *ws);
+    ws->max_tok = T;
+    ws->max_seq_len = sz->max_seq_len;
+    ws->max_seqs = sz->max_seqs;
+    ws->qkv = arch_ws_take(&p, T * 3 * H * f);
+    ws->ctx = arch_ws_take(&p, T * H * f);
+    ws->tmp = arch_ws_take(&p, T * H * f);
+    ws->ffn = arch_ws_take(&p, T * F * f);
+    ws->att = arch_ws_take(&p, sz->max_seq_len * sz->max_seq_len * f);
+    ws->pool = arch_ws_take(&p, T * H * f);
     return STATUS_OK;
-fail:
-    bert_model_free(m);
-    return st;
 }
 
-void bert_model_free(bert_model *m) {
-    if (m->word_cache) embed_cache_free(m->word_cache);
-    mem_free(m->word_cache);
-    mem_free(m->embed_storage);
-    mem_free(m->head_storage);
-    mem_free(m->layer_storage);
-    mem_free(m->layers);
-    checkpoint_close(&m->ck);
-    memset(m, 0, sizeof *m);
+static status bert_check_fits(const reranker_batch *b, const bert_workspace *ws) {
+    if (b->n_tok > ws->max_tok)
+        return status_fail(STATUS_ERR_ARG, "bert: %zu tokens exceed the workspace (%zu)", b->n_tok,
+                           ws->max_tok);
+    for (size_t s = 0; s < b->n_seq; s++)
+        if (b->seq_len[s] > ws->max_seq_len)
+            return status_fail(STATUS_ERR_ARG,
+                               "bert: sequence %zu has %zu tokens, the workspace holds %zu", s,
+                               b->seq_len[s], ws->max_seq_len);
+    return STATUS_OK;
 }
 
-status bert_batch_validate(const bert_model *m, const bert_batch *b) {
+static status bert_batch_validate(const arch_model *m, const reranker_batch *b) {
     const model_config *c = &m->cfg;
-    status st = model_config_check_batch(c, b->n_seq, b->seq_start, b->seq_len, b->n_tok, b->ids);
-    if (st != STATUS_OK) return st;
-    for (size_t t = 0; t < b->n_tok; t++)
+    for (size_t t = 0; b->type_ids && t < b->n_tok; t++)
         if (b->type_ids[t] < 0 || b->type_ids[t] >= c->type_vocab_size)
             return status_fail(STATUS_ERR_ARG, "batch: token %zu has type id %d outside [0, %lld)",
                                t, b->type_ids[t], (long long)c->type_vocab_size);
     return STATUS_OK;
 }
 
-status bert_workspace_init(bert_workspace *ws, const model_config *cfg, size_t max_tok,
-                           size_t max_seq_len) {
-    memset(ws, 0, sizeof *ws);
-    size_t H = (size_t)cfg->hidden_size, F = (size_t)cfg->intermediate_size;
-    ws->max_tok = max_tok;
-    ws->max_seq_len = max_seq_len;
-    ws->qkv = mem_alloc(MEM_ACTIVATIONS, max_tok * 3 * H * sizeof(float));
-    ws->ctx = mem_alloc(MEM_ACTIVATIONS, max_tok * H * sizeof(float));
-    ws->tmp = mem_alloc(MEM_ACTIVATIONS, max_tok * H * sizeof(float));
-    ws->ffn = mem_alloc(MEM_ACTIVATIONS, max_tok * F * sizeof(float));
-    ws->att = mem_alloc(MEM_ACTIVATIONS, max_seq_len * max_seq_len * sizeof(float));
-    ws->pool = mem_alloc(MEM_ACTIVATIONS, max_tok * H * sizeof(float));
-    if (!ws->qkv || !ws->ctx || !ws->tmp || !ws->ffn || !ws->att || !ws->pool) {
-        bert_workspace_free(ws);
-        return STATUS_ERR_NOMEM;
-    }
-    return STATUS_OK;
-}
-
-void bert_workspace_free(bert_workspace *ws) {
-    mem_free(ws->qkv);
-    mem_free(ws->ctx);
-    mem_free(ws->tmp);
-    mem_free(ws->ffn);
-    mem_free(ws->att);
-    mem_free(ws->pool);
-    memset(ws, 0, sizeof *ws);
-}
-
-status bert_embed(const bert_model *m, const bert_batch *b, float *h) {
+// h (n_tok, H) = LayerNorm(word[id] + type[type id] + pos[position in sequence]).
+// The word rows are gathered into h first (resident table or cache), then
+// summed in place in that order.
+static status bert_embed(const arch_model *m, const reranker_batch *b, float *h, void *ws) {
+    (void)ws;
     size_t H = (size_t)m->cfg.hidden_size;
-    // Cached: the word rows are gathered into h first, then summed in place
-    // in the same order (word + type + pos), so the result is bit-identical.
-    if (!m->emb.word) {
-        status st = embed_cache_gather(m->word_cache, b->ids, b->n_tok, h);
-        if (st != STATUS_OK) return st;
-    }
+    const float *pos = m->global[BERT_T_POS];   // (P, H)
+    const float *type = m->global[BERT_T_TYPE]; // (T, H)
+    status st = arch_gather_word_rows(m, b->ids, b->n_tok, h);
+    if (st != STATUS_OK) return st;
     for (size_t s = 0; s < b->n_seq; s++) {
         for (size_t p = 0; p < b->seq_len[s]; p++) {
             size_t t = b->seq_start[s] + p;
             float *row = h + t * H;
-            const float *we = m->emb.word ? m->emb.word + (size_t)b->ids[t] * H : row;
-            const float *pe = m->emb.pos + p * H;
-            const float *te = m->emb.type + (size_t)b->type_ids[t] * H;
+            const float *pe = pos + p * H;
+            const float *te = type + (size_t)(b->type_ids ? b->type_ids[t] : 0) * H;
             for (size_t j = 0; j < H; j++)
-                row[j] = we[j] + te[j] + pe[j];
+                row[j] = row[j] + te[j] + pe[j];
         }
     }
-    ops_layernorm_rows(h, b->n_tok, H, m->emb.ln_g, m->emb.ln_b, (float)m->cfg.layer_norm_eps);
+    ops_layernorm_rows(h, b->n_tok, H, m->global[BERT_T_EMB_LN_G], m->global[BERT_T_EMB_LN_B],
+                       (float)m->cfg.layer_norm_eps);
     return STATUS_OK;
 }
 
 // Multi-head self-attention of each sequence over its own tokens:
 // ctx (n_tok, H) from qkv (n_tok, 3H).
-static void bert_attention(const model_config *c, const bert_batch *b, bert_workspace *ws) {
+static void bert_attention(const model_config *c, const reranker_batch *b, bert_workspace *ws) {
     size_t H = (size_t)c->hidden_size, nh = (size_t)c->n_heads, d = (size_t)c->head_dim;
     float scale = 1.0f / sqrtf((float)d);
     for (size_t s = 0; s < b->n_seq; s++) {
@@ -265,136 +285,101 @@ static void bert_attention(const model_config *c, const bert_batch *b, bert_work
             const float *v = ws->qkv + t0 * 3 * H + 2 * H + hd * d; // (T, d)
             float *att = ws->att;                                   // (T, T)
             float *out = ws->ctx + t0 * H + hd * d;                 // (T, d), row stride H
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)T, (int)T, (int)d, 1.0f, q,
-                        (int)(3 * H), k, (int)(3 * H), 0.0f, att, (int)T);
+            ops_sgemm(1, T, T, d, q, 3 * H, k, 3 * H, att, T);
             ops_softmax_rows(att, T, T, scale);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)T, (int)d, (int)T, 1.0f,
-                        att, (int)T, v, (int)(3 * H), 0.0f, out, (int)H);
+            ops_sgemm(0, T, d, T, att, T, v, 3 * H, out, H);
         }
     }
 }
 
-void bert_layer_forward(const bert_model *m, const bert_layer_weights *w, const bert_batch *b,
-                        float *h, bert_workspace *ws) {
+static status bert_layer_forward(const arch_model *m, const float *slot, const reranker_batch *b,
+                                 float *h, void *wsp) {
+    bert_workspace *ws = wsp;
+    status st = bert_check_fits(b, ws);
+    if (st != STATUS_OK) return st;
     const model_config *c = &m->cfg;
+    bert_layer_weights w;
+    bert_layer_bind(c, slot, &w);
     size_t n = b->n_tok, H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     float eps = (float)c->layer_norm_eps;
     // Self-attention block: h = LN(h + ctx Wo^T + bo).
-    ops_linear(h, n, H, w->wqkv, w->bqkv, 3 * H, ws->qkv, 0);
+    ops_linear(h, n, H, w.wqkv, w.bqkv, 3 * H, ws->qkv, 0);
     bert_attention(c, b, ws);
     memcpy(ws->tmp, h, n * H * sizeof *h);
-    ops_linear(ws->ctx, n, H, w->wo, w->bo, H, ws->tmp, 1);
-    ops_layernorm_rows(ws->tmp, n, H, w->ln1_g, w->ln1_b, eps);
+    ops_linear(ws->ctx, n, H, w.wo, w.bo, H, ws->tmp, 1);
+    ops_layernorm_rows(ws->tmp, n, H, w.ln1_g, w.ln1_b, eps);
     // Feed-forward block: h = LN(a + gelu(a W1^T + b1) W2^T + b2), a = attention output.
-    ops_linear(ws->tmp, n, H, w->w1, w->b1, F, ws->ffn, 0);
+    ops_linear(ws->tmp, n, H, w.w1, w.b1, F, ws->ffn, 0);
     ops_gelu_erf(ws->ffn, n * F);
     memcpy(h, ws->tmp, n * H * sizeof *h);
-    ops_linear(ws->ffn, n, F, w->w2, w->b2, H, h, 1);
-    ops_layernorm_rows(h, n, H, w->ln2_g, w->ln2_b, eps);
+    ops_linear(ws->ffn, n, F, w.w2, w.b2, H, h, 1);
+    ops_layernorm_rows(h, n, H, w.ln2_g, w.ln2_b, eps);
+    return STATUS_OK;
 }
 
-void bert_score_first_tokens(const bert_model *m, const bert_batch *b, const float *h,
-                             bert_workspace *ws, float *scores) {
+// scores (n_seq,) = classifier(tanh(pooler(h[first token of each sequence])))[0],
+// the same head after every layer.
+static status bert_score(const arch_model *m, size_t layer, const reranker_batch *b,
+                         const float *h, void *wsp, float *scores) {
+    (void)layer;
+    bert_workspace *ws = wsp;
     size_t H = (size_t)m->cfg.hidden_size, C = (size_t)m->cfg.num_labels, n = b->n_seq;
+    if (2 * n > ws->max_tok)
+        return status_fail(STATUS_ERR_ARG, "bert: scoring %zu sequences, the workspace holds %zu",
+                           n, ws->max_tok / 2);
     float *first = ws->pool;          // (n, H)
     float *pooled = ws->pool + n * H; // (n, H)
     float *logits = ws->qkv;          // (n, C)
     for (size_t s = 0; s < n; s++)
         memcpy(first + s * H, h + b->seq_start[s] * H, H * sizeof *h);
-    ops_linear(first, n, H, m->head.pool_w, m->head.pool_b, H, pooled, 0);
+    ops_linear(first, n, H, m->global[BERT_T_POOL_W], m->global[BERT_T_POOL_B], H, pooled, 0);
     ops_tanh(pooled, n * H);
-    ops_linear(pooled, n, H, m->head.cls_w, m->head.cls_b, C, logits, 0);
+    ops_linear(pooled, n, H, m->global[BERT_T_CLS_W], m->global[BERT_T_CLS_B], C, logits, 0);
     for (size_t s = 0; s < n; s++)
         scores[s] = logits[s * C];
-}
-
-// A view of sequences [s0, s0 + count) of `b`, with token offsets relative to
-// the chunk's first token (*tok0); `starts` (count,) backs view->seq_start.
-static void bert_chunk_view(const bert_batch *b, size_t s0, size_t count, size_t *starts,
-                            bert_batch *view, size_t *tok0) {
-    *tok0 = b->seq_start[s0];
-    size_t n_tok = 0;
-    for (size_t i = 0; i < count; i++) {
-        starts[i] = b->seq_start[s0 + i] - *tok0;
-        n_tok += b->seq_len[s0 + i];
-    }
-    view->n_seq = count;
-    view->n_tok = n_tok;
-    view->seq_start = starts;
-    view->seq_len = b->seq_len + s0;
-    view->ids = b->ids + *tok0;
-    view->type_ids = b->type_ids + *tok0;
-}
-
-status bert_forward_all_layers(const bert_model *m, const bert_batch *b, size_t chunk,
-                               float *layer_scores) {
-    status st = bert_batch_validate(m, b);
-    if (st != STATUS_OK) return st;
-    if (!m->layers)
-        return status_fail(STATUS_ERR_ARG, "bert_forward_all_layers: layers are not resident");
-    size_t n = b->n_seq, H = (size_t)m->cfg.hidden_size, L = (size_t)m->cfg.n_layers;
-    if (chunk == 0 || chunk > n) chunk = n;
-    size_t max_len = 0, max_chunk_tok = 0;
-    for (size_t s = 0; s < n; s++)
-        max_len = b->seq_len[s] > max_len ? b->seq_len[s] : max_len;
-    for (size_t s0 = 0; s0 < n; s0 += chunk) {
-        size_t tok = 0;
-        for (size_t s = s0; s < s0 + chunk && s < n; s++)
-            tok += b->seq_len[s];
-        max_chunk_tok = tok > max_chunk_tok ? tok : max_chunk_tok;
-    }
-    // The scoring step gathers n first-token rows twice into ws->pool.
-    size_t ws_tok = max_chunk_tok > 2 * n ? max_chunk_tok : 2 * n;
-    bert_workspace ws;
-    st = bert_workspace_init(&ws, &m->cfg, ws_tok, max_len);
-    if (st != STATUS_OK) return st;
-    float *h = mem_alloc(MEM_HIDDEN, b->n_tok * H * sizeof *h); // (n_tok, H)
-    size_t *starts = mem_alloc(MEM_OTHER, chunk * sizeof *starts);
-    if (!h || !starts) {
-        mem_free(h);
-        mem_free(starts);
-        bert_workspace_free(&ws);
-        return STATUS_ERR_NOMEM;
-    }
-    if ((st = bert_embed(m, b, h)) != STATUS_OK) {
-        mem_free(h);
-        mem_free(starts);
-        bert_workspace_free(&ws);
-        return st;
-    }
-    bert_score_first_tokens(m, b, h, &ws, layer_scores);
-    for (size_t l = 0; l < L; l++) {
-        for (size_t s0 = 0; s0 < n; s0 += chunk) {
-            size_t count = s0 + chunk <= n ? chunk : n - s0, tok0;
-            bert_batch view;
-            bert_chunk_view(b, s0, count, starts, &view, &tok0);
-            bert_layer_forward(m, &m->layers[l], &view, h + tok0 * H, &ws);
-        }
-        bert_score_first_tokens(m, b, h, &ws, layer_scores + (l + 1) * n);
-    }
-    mem_free(h);
-    mem_free(starts);
-    bert_workspace_free(&ws);
-    for (size_t l = 0; l <= L; l++) {
-        for (size_t s = 0; s < n; s++) {
-            if (!isfinite(layer_scores[l * n + s]))
-                return status_fail(STATUS_ERR_NUMERIC,
-                                   "forward: candidate %zu has a non-finite score at layer %zu", s,
-                                   l);
-        }
-    }
     return STATUS_OK;
 }
 
-double bert_forward_flops(const model_config *c, const bert_batch *b) {
-    double H = (double)c->hidden_size, F = (double)c->intermediate_size;
-    double per_tok_linear = 2.0 * (3 * H * H + H * H + 2 * H * F);
-    double attn = 0.0;
-    for (size_t s = 0; s < b->n_seq; s++) {
-        double T = (double)b->seq_len[s];
-        attn += 2.0 * 2.0 * T * T * H; // QK^T and PV over all heads
-    }
-    double layer = per_tok_linear * (double)b->n_tok + attn;
-    double head = 2.0 * (double)b->n_seq * (H * H + H * (double)c->num_labels);
-    return (double)c->n_layers * layer + (double)(c->n_layers + 1) * head;
+// QKV + output projections, two FFN matrices, QK^T and PV over all heads.
+static double bert_layer_flops(const model_config *c, size_t seq_len) {
+    double H = (double)c->hidden_size, F = (double)c->intermediate_size, T = (double)seq_len;
+    return 2.0 * (3 * H * H + H * H + 2 * H * F) * T + 2.0 * 2.0 * T * T * H;
 }
+
+static double bert_score_flops(const model_config *c) {
+    double H = (double)c->hidden_size;
+    return 2.0 * (H * H + H * (double)c->num_labels);
+}
+
+// A generated WordPiece vocab.txt of vocab_size entries.
+static status bert_synth_tokenizer(const model_config *c, const char *dir, int *generated) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vocab.txt", dir);
+    status st = wordpiece_write_synthetic_vocab(path, c->vocab_size);
+    *generated = st == STATUS_OK;
+    return st;
+}
+
+static const char *const bert_hf_names[] = {"BertForSequenceClassification", NULL};
+
+const arch_ops arch_ops_bert = {
+    .name = "bert",
+    .hf_architectures = bert_hf_names,
+    .hf_refused = NULL,
+    .tokenizer = "wordpiece-bert",
+    .score_kind = "logit",
+    .config_parse = bert_config_parse,
+    .tensors = bert_tensors,
+    .n_tensors = BERT_N_TENSORS,
+    .open = NULL,
+    .close = NULL,
+    .batch_validate = bert_batch_validate,
+    .workspace_bytes = bert_workspace_bytes,
+    .workspace_bind = bert_workspace_bind,
+    .embed = bert_embed,
+    .layer_forward = bert_layer_forward,
+    .score = bert_score,
+    .layer_flops = bert_layer_flops,
+    .score_flops = bert_score_flops,
+    .synth_tokenizer = bert_synth_tokenizer,
+};
