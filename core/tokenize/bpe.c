@@ -87,14 +87,6 @@ static inline int32_t utf8_next(const unsigned char *s, size_t *i) {
     return v;
 }
 
-// The character that ends at s[end] of valid UTF-8 (end > 0).
-static int32_t utf8_prev(const unsigned char *s, size_t end) {
-    size_t k = end - 1;
-    while (k > 0 && (s[k] & 0xC0) == 0x80)
-        k--;
-    return utf8_next(s, &k);
-}
-
 static size_t utf8_put(int32_t c, char *dst) {
     return bert_normalizer_encode_utf8(c, dst);
 }
@@ -579,24 +571,13 @@ static status build_tables(bpe *t, bpe_source *src) {
     }
 
     // The added tokens as matched in the text.
-    t->added = calloc(src->n_added + 1, sizeof *t->added);
-    if (!t->added) {
-        free(added_ids);
-        return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", src->added_file);
-    }
     for (size_t i = 0; i < src->n_added; i++) {
         const added_entry *a = &src->added[i];
-        bpe_added_token *d = &t->added[t->n_added];
-        d->id = (int32_t)added_ids[i];
-        d->special = a->special;
-        d->single_word = a->single_word;
-        d->lstrip = a->lstrip;
-        d->rstrip = a->rstrip;
-        d->normalized = a->normalized;
         size_t len = strlen(a->content);
+        char *content = (char *)a->content;
+        utf8proc_uint8_t *nfc = NULL;
         if (a->normalized && t->nfc) {
             // HF matches normalized tokens by their normalized form.
-            utf8proc_uint8_t *nfc = NULL;
             utf8proc_ssize_t m =
                 utf8proc_map((const utf8proc_uint8_t *)a->content, (utf8proc_ssize_t)len, &nfc,
                              UTF8PROC_STABLE | UTF8PROC_COMPOSE);
@@ -605,26 +586,19 @@ static status build_tables(bpe *t, bpe_source *src) {
                 return status_fail(STATUS_ERR_FORMAT, "%s: added token '%s': %s", src->added_file,
                                    a->content, utf8proc_errmsg(m));
             }
-            d->content = (char *)nfc;
-            d->len = (size_t)m;
-        } else {
-            d->content = strdup(a->content);
-            d->len = len;
+            content = (char *)nfc;
+            len = (size_t)m;
         }
-        if (!d->content) {
+        // Empty tokens are ignored when matching, as in HF.
+        status st = hf_added_matcher_add(&t->added, content, len, (int32_t)added_ids[i],
+                                         a->single_word, a->lstrip, a->rstrip, a->normalized);
+        free(nfc);
+        if (st != STATUS_OK) {
             free(added_ids);
             return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", src->added_file);
         }
-        if (d->len == 0) { // HF ignores empty added tokens when matching
-            free(d->content);
-            d->content = NULL;
-            continue;
-        }
-        int kind = d->normalized ? 1 : 0;
-        t->n_added_kind[kind]++;
-        t->added_first[kind][(unsigned char)d->content[0]] = 1;
-        t->n_added++;
     }
+    t->n_added = t->added.n_tokens;
     free(added_ids);
 
     // Byte-level BPE needs a symbol for every byte.
@@ -942,6 +916,7 @@ static status read_tokenizer_config(bpe_source *src, const char *path, cJSON **k
 
 status bpe_load(bpe *t, const char *model_dir) {
     memset(t, 0, sizeof *t);
+    t->added.unit = 1; // added tokens are matched in the UTF-8 bytes
     struct stat sb;
     if (stat(model_dir, &sb) != 0)
         return status_fail(STATUS_ERR_IO, "%s: cannot open model folder: %s", model_dir,
@@ -995,11 +970,9 @@ void bpe_free(bpe *t) {
     mem_free(t->token_len);
     mem_free(t->token_blob);
     mem_free(t->merges);
-    if (t->added)
-        for (size_t i = 0; i < t->n_added; i++)
-            free(t->added[i].content);
-    free(t->added);
+    hf_added_matcher_free(&t->added);
     memset(t, 0, sizeof *t);
+    t->added.unit = 1;
 }
 
 const char *bpe_id_to_token(const bpe *t, int32_t id) {
@@ -1211,75 +1184,6 @@ static status encode_pieces(const bpe *t, bpe_encoding *e, const char *s, size_t
     return STATUS_OK;
 }
 
-// The next added token of one kind (normalized or not) in s[*pos..n), as HF's
-// AddedVocabulary::find_matches: leftmost-longest, non-overlapping, with
-// single_word / lstrip / rstrip. `floor` is where the current split starts
-// (lstrip never reaches back before it). Returns 1 and the split bounds.
-static int added_next(const bpe *t, int kind, const char *str, size_t n, size_t *pos, size_t floor,
-                      size_t *mstart, size_t *mstop, int32_t *id) {
-    const unsigned char *s = (const unsigned char *)str;
-    if (t->n_added_kind[kind] == 0) {
-        *pos = n;
-        return 0;
-    }
-    const uint8_t *first = t->added_first[kind];
-    size_t i = *pos;
-    while (i < n) {
-        if (!first[s[i]]) {
-            i++;
-            continue;
-        }
-        const bpe_added_token *best = NULL;
-        for (size_t k = 0; k < t->n_added; k++) {
-            const bpe_added_token *a = &t->added[k];
-            if (a->normalized != kind || a->len > n - i || (unsigned char)a->content[0] != s[i])
-                continue;
-            if (best && a->len <= best->len) continue;
-            if (memcmp(a->content, s + i, a->len) == 0) best = a;
-        }
-        if (!best) {
-            i++;
-            continue;
-        }
-        size_t start = i, stop = i + best->len;
-        if (best->single_word) {
-            int left_ok = start == 0 || !hf_is_word_char(utf8_prev(s, start));
-            size_t j = stop;
-            int right_ok = stop == n || !hf_is_word_char(utf8_next(s, &j));
-            if (!left_ok || !right_ok) {
-                i = stop; // the automaton resumes after the discarded match
-                continue;
-            }
-        }
-        if (best->lstrip) {
-            size_t ns = start;
-            while (ns > floor) {
-                size_t k = ns - 1;
-                while (k > 0 && (s[k] & 0xC0) == 0x80)
-                    k--;
-                size_t kk = k;
-                if (!bert_normalizer_is_whitespace(utf8_next(s, &kk))) break;
-                ns = k;
-            }
-            start = ns;
-        }
-        if (best->rstrip) {
-            while (stop < n) {
-                size_t j = stop;
-                if (!bert_normalizer_is_whitespace(utf8_next(s, &j))) break;
-                stop = j;
-            }
-        }
-        *mstart = start;
-        *mstop = stop;
-        *id = best->id;
-        *pos = stop;
-        return 1;
-    }
-    *pos = n;
-    return 0;
-}
-
 // Appends the NFC of s[0..n) to e->norm at *at.
 static status nfc_append(bpe_encoding *e, const char *s, size_t n, size_t *at) {
     const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
@@ -1335,7 +1239,7 @@ static status encode_segment(const bpe *t, bpe_encoding *e, const char *raw, siz
     if (st != STATUS_OK) return st;
     size_t pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(t, 1, s, n, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&t->added, 1, s, n, &pos, done, &ms, &me, &id)) {
         st = encode_pieces(t, e, s + done, ms - done, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id);
@@ -1354,7 +1258,7 @@ static status encode_append(const bpe *t, bpe_encoding *e, const char *text, siz
     if (st != STATUS_OK) return st;
     size_t base = e->len, pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(t, 0, text, len, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&t->added, 0, text, len, &pos, done, &ms, &me, &id)) {
         st = encode_segment(t, e, text + done, ms - done, high, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id);

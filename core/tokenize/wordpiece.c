@@ -159,16 +159,6 @@ static status added_push(wordpiece *wp, const char *content, int32_t id, int sin
                          int lstrip, int rstrip, int normalized) {
     size_t len = strlen(content);
     if (len == 0) return STATUS_OK; // HF ignores empty added tokens
-    wordpiece_added_token *p = realloc(wp->added, (wp->n_added + 1) * sizeof *p);
-    if (!p) return status_fail(STATUS_ERR_NOMEM, "%s: added tokens: out of memory", wp->source);
-    wp->added = p;
-    wordpiece_added_token *t = &wp->added[wp->n_added];
-    memset(t, 0, sizeof *t);
-    t->id = id;
-    t->single_word = single_word;
-    t->lstrip = lstrip;
-    t->rstrip = rstrip;
-    t->normalized = normalized;
     bert_codepoints raw = {0}, norm = {0};
     status st = bert_normalizer_decode_utf8(content, len, &raw);
     if (st != STATUS_OK) {
@@ -185,19 +175,11 @@ static status added_push(wordpiece *wp, const char *content, int32_t id, int sin
         }
         raw = norm;
     }
-    if (raw.len == 0) {
-        bert_codepoints_free(&raw);
-        return STATUS_OK;
-    }
-    t->cps = raw.data;
-    t->n_cps = raw.len;
-    wp->n_added++;
-    // A cheap filter for the scan: which first characters can start a match.
-    wp->n_added_kind[normalized]++;
-    if (raw.data[0] < 128)
-        wp->added_first[normalized][raw.data[0] >> 6] |= (uint64_t)1 << (raw.data[0] & 63);
-    else
-        wp->added_first_non_ascii[normalized] = 1;
+    st = hf_added_matcher_add(&wp->added, raw.data, raw.len, id, single_word, lstrip, rstrip,
+                              normalized);
+    bert_codepoints_free(&raw);
+    if (st != STATUS_OK)
+        return status_fail(STATUS_ERR_NOMEM, "%s: added tokens: out of memory", wp->source);
     return STATUS_OK;
 }
 
@@ -541,6 +523,7 @@ done:
 
 status wordpiece_load(wordpiece *wp, const char *model_dir) {
     memset(wp, 0, sizeof *wp);
+    wp->added.unit = sizeof(int32_t); // added tokens are matched in code points
     wp->mask_id = -1;
     struct stat sb;
     if (stat(model_dir, &sb) != 0)
@@ -574,10 +557,9 @@ void wordpiece_free(wordpiece *wp) {
     free(wp->id_to_token);
     free(wp->token_blob);
     free(wp->prefix);
-    for (size_t i = 0; i < wp->n_added; i++)
-        free(wp->added[i].cps);
-    free(wp->added);
+    hf_added_matcher_free(&wp->added);
     memset(wp, 0, sizeof *wp);
+    wp->added.unit = sizeof(int32_t);
     wp->mask_id = -1;
 }
 
@@ -707,61 +689,6 @@ static status pretokenize_words(const wordpiece *wp, wordpiece_encoding *e, cons
     return STATUS_OK;
 }
 
-// The next added token (of the given normalized-ness) in s[*pos..n), as HF's
-// AddedVocabulary::find_matches: leftmost-longest, non-overlapping, with
-// single_word / lstrip / rstrip. `floor` is where the current split starts
-// (lstrip never reaches back before it). Returns 1 and the split bounds.
-static int added_next(const wordpiece *wp, int normalized, const int32_t *s, size_t n, size_t *pos,
-                      size_t floor, size_t *mstart, size_t *mstop, int32_t *id) {
-    size_t i = *pos;
-    const uint64_t *first = wp->added_first[normalized];
-    int non_ascii = wp->added_first_non_ascii[normalized];
-    if (wp->n_added_kind[normalized] == 0) i = n;
-    while (i < n) {
-        int32_t c = s[i];
-        if (c < 128 ? !(first[c >> 6] >> (c & 63) & 1) : !non_ascii) {
-            i++;
-            continue;
-        }
-        const wordpiece_added_token *best = NULL;
-        for (size_t k = 0; k < wp->n_added; k++) {
-            const wordpiece_added_token *t = &wp->added[k];
-            if (t->normalized != normalized || t->cps[0] != s[i] || t->n_cps > n - i) continue;
-            if (best && t->n_cps <= best->n_cps) continue;
-            if (memcmp(t->cps, s + i, t->n_cps * sizeof *s) == 0) best = t;
-        }
-        if (!best) {
-            i++;
-            continue;
-        }
-        size_t start = i, stop = i + best->n_cps;
-        if (best->single_word) {
-            int left_ok = start == 0 || !hf_is_word_char(s[start - 1]);
-            int right_ok = stop == n || !hf_is_word_char(s[stop]);
-            if (!left_ok || !right_ok) {
-                i = stop; // the automaton resumes after the discarded match
-                continue;
-            }
-        }
-        if (best->lstrip) {
-            size_t ns = start;
-            while (ns > 0 && bert_normalizer_is_whitespace(s[ns - 1]))
-                ns--;
-            start = ns > floor ? ns : floor;
-        }
-        if (best->rstrip)
-            while (stop < n && bert_normalizer_is_whitespace(s[stop]))
-                stop++;
-        *mstart = start;
-        *mstop = stop;
-        *id = best->id;
-        *pos = stop;
-        return 1;
-    }
-    *pos = n;
-    return 0;
-}
-
 // Normalizes one stretch of raw text between unnormalized added tokens, then
 // splits it on normalized added tokens and tokenizes the words in between.
 static status encode_segment(const wordpiece *wp, wordpiece_encoding *e, const int32_t *cps,
@@ -772,7 +699,7 @@ static status encode_segment(const wordpiece *wp, wordpiece_encoding *e, const i
     const int32_t *s = e->norm.data;
     size_t len = e->norm.len, pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(wp, 1, s, len, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&wp->added, 1, s, len, &pos, done, &ms, &me, &id)) {
         st = pretokenize_words(wp, e, s + done, ms - done, type_id, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id, type_id);
@@ -792,10 +719,7 @@ static status encode_append(const wordpiece *wp, wordpiece_encoding *e, const ch
     const int32_t *s = e->raw.data;
     size_t n = e->raw.len, pos = 0, done = 0, ms, me;
     int32_t id;
-    int has_raw = 0;
-    for (size_t k = 0; k < wp->n_added; k++)
-        has_raw |= !wp->added[k].normalized;
-    while (has_raw && added_next(wp, 0, s, n, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&wp->added, 0, s, n, &pos, done, &ms, &me, &id)) {
         st = encode_segment(wp, e, s + done, ms - done, type_id, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id, type_id);
