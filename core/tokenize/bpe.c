@@ -1,6 +1,7 @@
 #include "tokenize/bpe.h"
 
 #include "tokenize/bert_normalizer.h"
+#include "tokenize/hf_json.h"
 #include "base/json_file.h"
 #include "base/mem.h"
 
@@ -84,14 +85,6 @@ static inline int32_t utf8_next(const unsigned char *s, size_t *i) {
                           (s[*i + 3] & 0x3F));
     *i += 4;
     return v;
-}
-
-// The character that ends at s[end] of valid UTF-8 (end > 0).
-static int32_t utf8_prev(const unsigned char *s, size_t end) {
-    size_t k = end - 1;
-    while (k > 0 && (s[k] & 0xC0) == 0x80)
-        k--;
-    return utf8_next(s, &k);
 }
 
 static size_t utf8_put(int32_t c, char *dst) {
@@ -323,11 +316,7 @@ typedef struct {
     size_t where; // line (merges.txt) or index (tokenizer.json) for messages
 } merge_entry;
 
-typedef struct {
-    const char *content;
-    int64_t id; // as stated in the file
-    int special, single_word, lstrip, rstrip, normalized;
-} added_entry;
+typedef hf_added_token added_entry; // id as stated in the file
 
 // Everything read from the files, before the tables are built. Strings point
 // into the parsed JSON / file buffers, which live until bpe_load returns.
@@ -582,24 +571,13 @@ static status build_tables(bpe *t, bpe_source *src) {
     }
 
     // The added tokens as matched in the text.
-    t->added = calloc(src->n_added + 1, sizeof *t->added);
-    if (!t->added) {
-        free(added_ids);
-        return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", src->added_file);
-    }
     for (size_t i = 0; i < src->n_added; i++) {
         const added_entry *a = &src->added[i];
-        bpe_added_token *d = &t->added[t->n_added];
-        d->id = (int32_t)added_ids[i];
-        d->special = a->special;
-        d->single_word = a->single_word;
-        d->lstrip = a->lstrip;
-        d->rstrip = a->rstrip;
-        d->normalized = a->normalized;
         size_t len = strlen(a->content);
+        char *content = (char *)a->content;
+        utf8proc_uint8_t *nfc = NULL;
         if (a->normalized && t->nfc) {
             // HF matches normalized tokens by their normalized form.
-            utf8proc_uint8_t *nfc = NULL;
             utf8proc_ssize_t m =
                 utf8proc_map((const utf8proc_uint8_t *)a->content, (utf8proc_ssize_t)len, &nfc,
                              UTF8PROC_STABLE | UTF8PROC_COMPOSE);
@@ -608,26 +586,19 @@ static status build_tables(bpe *t, bpe_source *src) {
                 return status_fail(STATUS_ERR_FORMAT, "%s: added token '%s': %s", src->added_file,
                                    a->content, utf8proc_errmsg(m));
             }
-            d->content = (char *)nfc;
-            d->len = (size_t)m;
-        } else {
-            d->content = strdup(a->content);
-            d->len = len;
+            content = (char *)nfc;
+            len = (size_t)m;
         }
-        if (!d->content) {
+        // Empty tokens are ignored when matching, as in HF.
+        status st = hf_added_matcher_add(&t->added, content, len, (int32_t)added_ids[i],
+                                         a->single_word, a->lstrip, a->rstrip, a->normalized);
+        free(nfc);
+        if (st != STATUS_OK) {
             free(added_ids);
             return status_fail(STATUS_ERR_NOMEM, "%s: out of memory", src->added_file);
         }
-        if (d->len == 0) { // HF ignores empty added tokens when matching
-            free(d->content);
-            d->content = NULL;
-            continue;
-        }
-        int kind = d->normalized ? 1 : 0;
-        t->n_added_kind[kind]++;
-        t->added_first[kind][(unsigned char)d->content[0]] = 1;
-        t->n_added++;
     }
+    t->n_added = t->added.n_tokens;
     free(added_ids);
 
     // Byte-level BPE needs a symbol for every byte.
@@ -645,32 +616,14 @@ static status build_tables(bpe *t, bpe_source *src) {
     return build_merges(t, src);
 }
 
-static void path_join(char *dst, size_t cap, const char *dir, const char *name) {
-    snprintf(dst, cap, "%s/%s", dir, name);
-}
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 // Reads one added token object (tokenizer.json added_tokens[i] or
 // tokenizer_config.json added_tokens_decoder[id]).
 static status read_added(bpe_source *src, const cJSON *item, const char *what, int64_t id) {
     status st =
         grow((void **)&src->added, &src->cap_added, src->n_added + 1, sizeof *src->added, what);
     if (st != STATUS_OK) return st;
-    added_entry a = {0};
-    a.id = id;
-    if (!cJSON_IsObject(item))
-        return status_fail(STATUS_ERR_FORMAT, "%s: expected an object", what);
-    st = json_get_string(item, "content", what, &a.content);
-    if (st == STATUS_OK) st = json_opt_bool(item, "special", what, &a.special);
-    a.normalized = !a.special; // HF's default when the key is absent
-    if (st == STATUS_OK) st = json_opt_bool(item, "single_word", what, &a.single_word);
-    if (st == STATUS_OK) st = json_opt_bool(item, "lstrip", what, &a.lstrip);
-    if (st == STATUS_OK) st = json_opt_bool(item, "rstrip", what, &a.rstrip);
-    if (st == STATUS_OK) st = json_opt_bool(item, "normalized", what, &a.normalized);
+    added_entry a = {.id = id};
+    st = hf_json_added_token_read(item, what, &a);
     if (st != STATUS_OK) return st;
     int dummy = 0;
     if (utf8_validate(a.content, strlen(a.content), &dummy) != STATUS_OK)
@@ -695,17 +648,6 @@ static status read_vocab_object(bpe_source *src, const cJSON *vocab, const char 
     return STATUS_OK;
 }
 
-// Fails unless obj[key] is absent, null or equal to `want` (a bool).
-static status expect_bool(const cJSON *obj, const char *key, int want, const char *what) {
-    int v = want;
-    status st = json_opt_bool(obj, key, what, &v);
-    if (st != STATUS_OK) return st;
-    if (v != want)
-        return status_fail(STATUS_ERR_UNSUPPORTED, "%s: '%s': %s is not supported (expected %s)",
-                           what, key, v ? "true" : "false", want ? "true" : "false");
-    return STATUS_OK;
-}
-
 // Fails unless obj[key] is absent, null or the empty string.
 static status expect_empty_string(const cJSON *obj, const char *key, const char *what) {
     const char *v = NULL;
@@ -718,11 +660,6 @@ static status expect_empty_string(const cJSON *obj, const char *key, const char 
     return STATUS_OK;
 }
 
-static status component_type(const cJSON *c, const char *what, const char **type) {
-    if (!cJSON_IsObject(c)) return status_fail(STATUS_ERR_FORMAT, "%s: expected an object", what);
-    return json_get_string(c, "type", what, type);
-}
-
 // pre_tokenizer: Sequence[Split(Qwen2 regex, Isolated), ByteLevel(no prefix
 // space, no regex)], the only layout implemented.
 static status check_pre_tokenizer(const cJSON *root, const char *path) {
@@ -731,7 +668,7 @@ static status check_pre_tokenizer(const cJSON *root, const char *path) {
     const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
     const char *type = "null";
     if (pre && !cJSON_IsNull(pre)) {
-        status st = component_type(pre, what, &type);
+        status st = hf_json_component_type(pre, what, &type);
         if (st != STATUS_OK) return st;
     }
     const cJSON *seq = cJSON_GetObjectItemCaseSensitive(pre, "pretokenizers");
@@ -741,7 +678,7 @@ static status check_pre_tokenizer(const cJSON *root, const char *path) {
                            "Qwen2 regex and ByteLevel)",
                            what, type);
     const cJSON *split = cJSON_GetArrayItem(seq, 0), *bl = cJSON_GetArrayItem(seq, 1);
-    status st = component_type(split, what, &type);
+    status st = hf_json_component_type(split, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "Split") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -761,16 +698,16 @@ static status check_pre_tokenizer(const cJSON *root, const char *path) {
         return status_fail(STATUS_ERR_UNSUPPORTED,
                            "%s: Split behavior '%s' is not supported (expected Isolated)", what,
                            behavior);
-    st = expect_bool(split, "invert", 0, what);
+    st = hf_json_expect_bool(split, "invert", 0, what);
     if (st != STATUS_OK) return st;
-    st = component_type(bl, what, &type);
+    st = hf_json_component_type(bl, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "ByteLevel") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
                            "%s: second step '%s' is not supported (expected ByteLevel)", what,
                            type);
-    st = expect_bool(bl, "add_prefix_space", 0, what);
-    if (st == STATUS_OK) st = expect_bool(bl, "use_regex", 0, what);
+    st = hf_json_expect_bool(bl, "add_prefix_space", 0, what);
+    if (st == STATUS_OK) st = hf_json_expect_bool(bl, "use_regex", 0, what);
     return st;
 }
 
@@ -781,7 +718,7 @@ static status check_byte_level_or_null(const cJSON *root, const char *key, const
     const cJSON *c = cJSON_GetObjectItemCaseSensitive(root, key);
     if (!c || cJSON_IsNull(c)) return STATUS_OK;
     const char *type;
-    status st = component_type(c, what, &type);
+    status st = hf_json_component_type(c, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "ByteLevel") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -804,7 +741,7 @@ static status load_tokenizer_json(bpe *t, bpe_source *src, const char *path, cJS
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "model");
     snprintf(what, sizeof what, "%s: model", path);
     const char *type;
-    st = component_type(m, what, &type);
+    st = hf_json_component_type(m, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "BPE") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -816,8 +753,8 @@ static status load_tokenizer_json(bpe *t, bpe_source *src, const char *path, cJS
                            what);
     st = expect_empty_string(m, "continuing_subword_prefix", what);
     if (st == STATUS_OK) st = expect_empty_string(m, "end_of_word_suffix", what);
-    if (st == STATUS_OK) st = expect_bool(m, "byte_fallback", 0, what);
-    if (st == STATUS_OK) st = expect_bool(m, "ignore_merges", 0, what);
+    if (st == STATUS_OK) st = hf_json_expect_bool(m, "byte_fallback", 0, what);
+    if (st == STATUS_OK) st = hf_json_expect_bool(m, "ignore_merges", 0, what);
     if (st != STATUS_OK) return st;
     snprintf(what, sizeof what, "%s: model.vocab", path);
     st = read_vocab_object(src, cJSON_GetObjectItemCaseSensitive(m, "vocab"), what);
@@ -859,7 +796,7 @@ static status load_tokenizer_json(bpe *t, bpe_source *src, const char *path, cJS
     t->nfc = 0;
     if (norm && !cJSON_IsNull(norm)) {
         snprintf(what, sizeof what, "%s: normalizer", path);
-        st = component_type(norm, what, &type);
+        st = hf_json_component_type(norm, what, &type);
         if (st != STATUS_OK) return st;
         if (strcmp(type, "NFC") != 0)
             return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -933,14 +870,14 @@ static status read_merges_txt(bpe_source *src, const char *path, char *text, siz
 // tokenizer_config.json: the added_tokens_decoder (id -> token), in id order as
 // transformers adds them.
 static status read_tokenizer_config(bpe_source *src, const char *path, cJSON **keep) {
-    if (!file_exists(path)) return STATUS_OK;
+    if (!hf_file_exists(path)) return STATUS_OK;
     status st = json_file_parse(path, keep);
     if (st != STATUS_OK) return st;
     const cJSON *root = *keep;
     if (!cJSON_IsObject(root))
         return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object", path);
-    st = expect_bool(root, "add_prefix_space", 0, path);
-    if (st == STATUS_OK) st = expect_bool(root, "split_special_tokens", 0, path);
+    st = hf_json_expect_bool(root, "add_prefix_space", 0, path);
+    if (st == STATUS_OK) st = hf_json_expect_bool(root, "split_special_tokens", 0, path);
     if (st != STATUS_OK) return st;
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "added_tokens_decoder");
     if (!dec || cJSON_IsNull(dec)) return STATUS_OK;
@@ -979,6 +916,7 @@ static status read_tokenizer_config(bpe_source *src, const char *path, cJSON **k
 
 status bpe_load(bpe *t, const char *model_dir) {
     memset(t, 0, sizeof *t);
+    t->added.unit = 1; // added tokens are matched in the UTF-8 bytes
     struct stat sb;
     if (stat(model_dir, &sb) != 0)
         return status_fail(STATUS_ERR_IO, "%s: cannot open model folder: %s", model_dir,
@@ -990,23 +928,23 @@ status bpe_load(bpe *t, const char *model_dir) {
     char *merges_text = NULL;
     char merges_path[4200], config_path[4200];
     status st;
-    path_join(t->source, sizeof t->source, model_dir, "tokenizer.json");
-    if (file_exists(t->source)) {
+    hf_path_join(t->source, sizeof t->source, model_dir, "tokenizer.json");
+    if (hf_file_exists(t->source)) {
         st = load_tokenizer_json(t, &src, t->source, &json);
     } else {
-        path_join(t->source, sizeof t->source, model_dir, "vocab.json");
-        path_join(merges_path, sizeof merges_path, model_dir, "merges.txt");
-        path_join(config_path, sizeof config_path, model_dir, "tokenizer_config.json");
+        hf_path_join(t->source, sizeof t->source, model_dir, "vocab.json");
+        hf_path_join(merges_path, sizeof merges_path, model_dir, "merges.txt");
+        hf_path_join(config_path, sizeof config_path, model_dir, "tokenizer_config.json");
         src.vocab_file = t->source;
         src.merges_file = merges_path;
         src.added_file = config_path;
         src.merges_lines = 1;
         t->nfc = 1; // transformers' Qwen2Converter: NFC + the Qwen2 regex
-        if (!file_exists(t->source) || !file_exists(merges_path)) {
+        if (!hf_file_exists(t->source) || !hf_file_exists(merges_path)) {
             st = status_fail(STATUS_ERR_IO,
                              "%s: no tokenizer.json, and %s missing (expected tokenizer.json or "
                              "vocab.json + merges.txt)",
-                             model_dir, file_exists(t->source) ? "merges.txt" : "vocab.json");
+                             model_dir, hf_file_exists(t->source) ? "merges.txt" : "vocab.json");
         } else {
             size_t merges_len;
             st = json_file_parse(t->source, &vocab_json);
@@ -1032,11 +970,9 @@ void bpe_free(bpe *t) {
     mem_free(t->token_len);
     mem_free(t->token_blob);
     mem_free(t->merges);
-    if (t->added)
-        for (size_t i = 0; i < t->n_added; i++)
-            free(t->added[i].content);
-    free(t->added);
+    hf_added_matcher_free(&t->added);
     memset(t, 0, sizeof *t);
+    t->added.unit = 1;
 }
 
 const char *bpe_id_to_token(const bpe *t, int32_t id) {
@@ -1248,103 +1184,6 @@ static status encode_pieces(const bpe *t, bpe_encoding *e, const char *s, size_t
     return STATUS_OK;
 }
 
-// \w of Rust's regex crate (Alphabetic, marks, decimal digits, connector
-// punctuation, join controls): HF's word test for single_word added tokens.
-static int is_word_char(int32_t c) {
-    if (c < 0x80)
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '_';
-    if (c == 0x200C || c == 0x200D) return 1;
-    if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-        (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
-        return 1; // Other_Alphabetic symbols
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-// The next added token of one kind (normalized or not) in s[*pos..n), as HF's
-// AddedVocabulary::find_matches: leftmost-longest, non-overlapping, with
-// single_word / lstrip / rstrip. `floor` is where the current split starts
-// (lstrip never reaches back before it). Returns 1 and the split bounds.
-static int added_next(const bpe *t, int kind, const char *str, size_t n, size_t *pos, size_t floor,
-                      size_t *mstart, size_t *mstop, int32_t *id) {
-    const unsigned char *s = (const unsigned char *)str;
-    if (t->n_added_kind[kind] == 0) {
-        *pos = n;
-        return 0;
-    }
-    const uint8_t *first = t->added_first[kind];
-    size_t i = *pos;
-    while (i < n) {
-        if (!first[s[i]]) {
-            i++;
-            continue;
-        }
-        const bpe_added_token *best = NULL;
-        for (size_t k = 0; k < t->n_added; k++) {
-            const bpe_added_token *a = &t->added[k];
-            if (a->normalized != kind || a->len > n - i || (unsigned char)a->content[0] != s[i])
-                continue;
-            if (best && a->len <= best->len) continue;
-            if (memcmp(a->content, s + i, a->len) == 0) best = a;
-        }
-        if (!best) {
-            i++;
-            continue;
-        }
-        size_t start = i, stop = i + best->len;
-        if (best->single_word) {
-            int left_ok = start == 0 || !is_word_char(utf8_prev(s, start));
-            size_t j = stop;
-            int right_ok = stop == n || !is_word_char(utf8_next(s, &j));
-            if (!left_ok || !right_ok) {
-                i = stop; // the automaton resumes after the discarded match
-                continue;
-            }
-        }
-        if (best->lstrip) {
-            size_t ns = start;
-            while (ns > floor) {
-                size_t k = ns - 1;
-                while (k > 0 && (s[k] & 0xC0) == 0x80)
-                    k--;
-                size_t kk = k;
-                if (!bert_normalizer_is_whitespace(utf8_next(s, &kk))) break;
-                ns = k;
-            }
-            start = ns;
-        }
-        if (best->rstrip) {
-            while (stop < n) {
-                size_t j = stop;
-                if (!bert_normalizer_is_whitespace(utf8_next(s, &j))) break;
-                stop = j;
-            }
-        }
-        *mstart = start;
-        *mstop = stop;
-        *id = best->id;
-        *pos = stop;
-        return 1;
-    }
-    *pos = n;
-    return 0;
-}
-
 // Appends the NFC of s[0..n) to e->norm at *at.
 static status nfc_append(bpe_encoding *e, const char *s, size_t n, size_t *at) {
     const utf8proc_option_t opt = UTF8PROC_STABLE | UTF8PROC_COMPOSE;
@@ -1400,7 +1239,7 @@ static status encode_segment(const bpe *t, bpe_encoding *e, const char *raw, siz
     if (st != STATUS_OK) return st;
     size_t pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(t, 1, s, n, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&t->added, 1, s, n, &pos, done, &ms, &me, &id)) {
         st = encode_pieces(t, e, s + done, ms - done, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id);
@@ -1419,7 +1258,7 @@ static status encode_append(const bpe *t, bpe_encoding *e, const char *text, siz
     if (st != STATUS_OK) return st;
     size_t base = e->len, pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(t, 0, text, len, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&t->added, 0, text, len, &pos, done, &ms, &me, &id)) {
         st = encode_segment(t, e, text + done, ms - done, high, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id);

@@ -50,21 +50,10 @@
 
 #include "base/status.h"
 #include "base/strmap.h"
+#include "tokenize/hf_json.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-// A token matched in the text before BPE runs (e.g. "<|im_end|>").
-typedef struct {
-    char *content; // UTF-8; the NFC form when `normalized`
-    size_t len;
-    int32_t id;
-    int special;     // only informative here (HF uses it to skip tokens when decoding)
-    int single_word; // only match when not inside a word
-    int lstrip;      // swallow the whitespace on the left
-    int rstrip;      // swallow the whitespace on the right
-    int normalized;  // match against the NFC text instead of the raw text
-} bpe_added_token;
 
 // One (left, right) -> merged entry of the merge table (private).
 typedef struct {
@@ -90,9 +79,9 @@ typedef struct {
     int32_t byte_id[256];   // id of each byte's symbol
     bpe_merge_slot *merges; // open addressing, merge_mask + 1 slots
     size_t merge_mask;
-    bpe_added_token *added;      // (n_added,)
-    int n_added_kind[2];         // [normalized]: how many added tokens of each kind
-    uint8_t added_first[2][256]; // [normalized][byte]: some token of that kind starts with it
+    // Tokens matched in the text before BPE runs (e.g. "<|im_end|>"), UTF-8
+    // (the NFC form when normalized); n_added of them.
+    hf_added_matcher added;
 } bpe;
 
 // Per-encoding scratch for the BPE merge loop (private).

@@ -40,6 +40,12 @@ typedef struct {
     size_t n_first;  // tokens of the first text (query) kept in the input
     size_t n_second; // tokens of the second text (document) kept
     int truncated;   // 1 when a text lost tokens to max_len
+
+    // Private: the implementation's reusable buffers (so a loop allocates
+    // only while texts grow), freed by tokenizer_encoding_free.
+    void *scratch;
+    const void *scratch_owner; // the tokenizer_ops that made scratch
+    void (*scratch_free)(void *scratch);
 } tokenizer_encoding;
 
 typedef struct {
@@ -56,8 +62,12 @@ typedef struct {
     // Vocabulary entry <-> id; token_to_id returns 0 when absent.
     int (*token_to_id)(const tokenizer *t, const char *token, int32_t *id);
     const char *(*id_to_token)(const tokenizer *t, int32_t id);
+    // One line on the parts of enc for listings, e.g. "query 5, document 9"
+    // (`grating tokenize`); writes at most cap bytes, NUL-terminated.
+    void (*describe)(const tokenizer *t, const tokenizer_encoding *enc, char *buf, size_t cap);
     size_t default_max_len; // the model card's input length (512 BERT, 8192 Qwen3)
     int has_token_types;    // 1 when type_ids carry information (BERT)
+    int takes_instruction;  // 1 when open uses `instruction` (else it is refused by the CLI)
 } tokenizer_ops;
 
 struct tokenizer {
@@ -83,5 +93,10 @@ const char *tokenizer_id_to_token(const tokenizer *t, int32_t id);
 void tokenizer_encoding_free(tokenizer_encoding *enc);
 // Grows enc to hold len tokens (for implementations).
 status tokenizer_encoding_reserve(tokenizer_encoding *enc, size_t len);
+// enc's scratch made by `owner` (created with make / freed with free_fn on
+// first use or when another implementation made the current one), or NULL
+// with the status message set (for implementations).
+void *tokenizer_encoding_scratch(tokenizer_encoding *enc, const void *owner, void *(*make)(void),
+                                 void (*free_fn)(void *scratch));
 
 #endif

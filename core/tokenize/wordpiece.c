@@ -1,6 +1,7 @@
 #include "tokenize/wordpiece.h"
 
 #include "base/json_file.h"
+#include "tokenize/hf_json.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -48,15 +49,6 @@ typedef struct {
     int tokenize_chinese; // -1 = not given
 } tokenizer_config;
 
-static void path_join(char *dst, size_t cap, const char *dir, const char *name) {
-    snprintf(dst, cap, "%s/%s", dir, name);
-}
-
-static int file_exists(const char *path) {
-    struct stat sb;
-    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
-}
-
 // A token name in tokenizer_config.json: a string, or (older files) an object
 // {"content": "..."}.
 static status config_token_name(const cJSON *root, const char *key, const char *what,
@@ -76,8 +68,8 @@ static status config_read(const char *dir, tokenizer_config *cfg, cJSON **root) 
     *cfg = (tokenizer_config){"[CLS]", "[SEP]", "[PAD]", "[UNK]", "[MASK]", -1, -1, -1};
     *root = NULL;
     char path[4200];
-    path_join(path, sizeof path, dir, "tokenizer_config.json");
-    if (!file_exists(path)) return STATUS_OK;
+    hf_path_join(path, sizeof path, dir, "tokenizer_config.json");
+    if (!hf_file_exists(path)) return STATUS_OK;
     status st = json_file_parse(path, root);
     if (st != STATUS_OK) return st;
     if (!cJSON_IsObject(*root))
@@ -167,16 +159,6 @@ static status added_push(wordpiece *wp, const char *content, int32_t id, int sin
                          int lstrip, int rstrip, int normalized) {
     size_t len = strlen(content);
     if (len == 0) return STATUS_OK; // HF ignores empty added tokens
-    wordpiece_added_token *p = realloc(wp->added, (wp->n_added + 1) * sizeof *p);
-    if (!p) return status_fail(STATUS_ERR_NOMEM, "%s: added tokens: out of memory", wp->source);
-    wp->added = p;
-    wordpiece_added_token *t = &wp->added[wp->n_added];
-    memset(t, 0, sizeof *t);
-    t->id = id;
-    t->single_word = single_word;
-    t->lstrip = lstrip;
-    t->rstrip = rstrip;
-    t->normalized = normalized;
     bert_codepoints raw = {0}, norm = {0};
     status st = bert_normalizer_decode_utf8(content, len, &raw);
     if (st != STATUS_OK) {
@@ -193,19 +175,11 @@ static status added_push(wordpiece *wp, const char *content, int32_t id, int sin
         }
         raw = norm;
     }
-    if (raw.len == 0) {
-        bert_codepoints_free(&raw);
-        return STATUS_OK;
-    }
-    t->cps = raw.data;
-    t->n_cps = raw.len;
-    wp->n_added++;
-    // A cheap filter for the scan: which first characters can start a match.
-    wp->n_added_kind[normalized]++;
-    if (raw.data[0] < 128)
-        wp->added_first[normalized][raw.data[0] >> 6] |= (uint64_t)1 << (raw.data[0] & 63);
-    else
-        wp->added_first_non_ascii[normalized] = 1;
+    st = hf_added_matcher_add(&wp->added, raw.data, raw.len, id, single_word, lstrip, rstrip,
+                              normalized);
+    bert_codepoints_free(&raw);
+    if (st != STATUS_OK)
+        return status_fail(STATUS_ERR_NOMEM, "%s: added tokens: out of memory", wp->source);
     return STATUS_OK;
 }
 
@@ -216,7 +190,7 @@ static status load_normalizer(wordpiece *wp, const cJSON *root) {
     char what[4200];
     snprintf(what, sizeof what, "%s: normalizer", wp->source);
     const char *type;
-    status st = json_get_string(n, "type", what, &type);
+    status st = hf_json_component_type(n, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "BertNormalizer") != 0)
         return status_fail(STATUS_ERR_UNSUPPORTED,
@@ -299,7 +273,7 @@ static status load_post_processor(wordpiece *wp, const cJSON *root, const char *
                            "[CLS] and [SEP])",
                            what);
     const char *type;
-    status st = json_get_string(pp, "type", what, &type);
+    status st = hf_json_component_type(pp, what, &type);
     if (st != STATUS_OK) return st;
     if (strcmp(type, "TemplateProcessing") == 0) {
         const char *cls2 = NULL, *sep2 = NULL;
@@ -345,23 +319,16 @@ static status load_added_tokens(wordpiece *wp, const cJSON *root, vocab_list *ex
     if (!cJSON_IsArray(arr)) return status_fail(STATUS_ERR_FORMAT, "%s: expected an array", what);
     const cJSON *item;
     cJSON_ArrayForEach(item, arr) {
-        const char *content;
-        int64_t id;
-        int single_word = 0, lstrip = 0, rstrip = 0, normalized = 0, special = 0;
-        status st = json_get_string(item, "content", what, &content);
-        if (st == STATUS_OK) st = json_get_int(item, "id", what, &id);
-        if (st == STATUS_OK && (id < 0 || id >= WORDPIECE_MAX_ID))
+        hf_added_token a = {0};
+        status st = hf_json_added_token_read(item, what, &a);
+        if (st == STATUS_OK) st = json_get_int(item, "id", what, &a.id);
+        if (st == STATUS_OK && (a.id < 0 || a.id >= WORDPIECE_MAX_ID))
             st = status_fail(STATUS_ERR_FORMAT, "%s: token '%s' has id %lld (expected 0..%d)", what,
-                             content, (long long)id, WORDPIECE_MAX_ID - 1);
-        if (st == STATUS_OK) st = json_opt_bool(item, "special", what, &special);
-        normalized = !special; // HF's default when the key is absent
-        if (st == STATUS_OK) st = json_opt_bool(item, "single_word", what, &single_word);
-        if (st == STATUS_OK) st = json_opt_bool(item, "lstrip", what, &lstrip);
-        if (st == STATUS_OK) st = json_opt_bool(item, "rstrip", what, &rstrip);
-        if (st == STATUS_OK) st = json_opt_bool(item, "normalized", what, &normalized);
-        if (st == STATUS_OK) st = vocab_list_push(extra, content, strlen(content), id);
+                             a.content, (long long)a.id, WORDPIECE_MAX_ID - 1);
+        if (st == STATUS_OK) st = vocab_list_push(extra, a.content, strlen(a.content), a.id);
         if (st == STATUS_OK)
-            st = added_push(wp, content, (int32_t)id, single_word, lstrip, rstrip, normalized);
+            st = added_push(wp, a.content, (int32_t)a.id, a.single_word, a.lstrip, a.rstrip,
+                            a.normalized);
         if (st != STATUS_OK) return st;
     }
     return STATUS_OK;
@@ -426,7 +393,7 @@ static status load_tokenizer_json(wordpiece *wp, const char *path, const tokeniz
     const char *pre_type = "null";
     if (cJSON_IsObject(pre)) {
         snprintf(what, sizeof what, "%s: pre_tokenizer", path);
-        st = json_get_string(pre, "type", what, &pre_type);
+        st = hf_json_component_type(pre, what, &pre_type);
         if (st != STATUS_OK) goto done;
     }
     if (strcmp(pre_type, "BertPreTokenizer") != 0) {
@@ -556,6 +523,7 @@ done:
 
 status wordpiece_load(wordpiece *wp, const char *model_dir) {
     memset(wp, 0, sizeof *wp);
+    wp->added.unit = sizeof(int32_t); // added tokens are matched in code points
     wp->mask_id = -1;
     struct stat sb;
     if (stat(model_dir, &sb) != 0)
@@ -567,12 +535,12 @@ status wordpiece_load(wordpiece *wp, const char *model_dir) {
     cJSON *cfg_root;
     status st = config_read(model_dir, &cfg, &cfg_root);
     if (st == STATUS_OK) {
-        path_join(wp->source, sizeof wp->source, model_dir, "tokenizer.json");
-        if (file_exists(wp->source)) {
+        hf_path_join(wp->source, sizeof wp->source, model_dir, "tokenizer.json");
+        if (hf_file_exists(wp->source)) {
             st = load_tokenizer_json(wp, wp->source, &cfg);
         } else {
-            path_join(wp->source, sizeof wp->source, model_dir, "vocab.txt");
-            if (file_exists(wp->source))
+            hf_path_join(wp->source, sizeof wp->source, model_dir, "vocab.txt");
+            if (hf_file_exists(wp->source))
                 st = load_vocab_txt(wp, wp->source, &cfg);
             else
                 st = status_fail(STATUS_ERR_IO, "%s: no tokenizer.json or vocab.txt in the folder",
@@ -589,10 +557,9 @@ void wordpiece_free(wordpiece *wp) {
     free(wp->id_to_token);
     free(wp->token_blob);
     free(wp->prefix);
-    for (size_t i = 0; i < wp->n_added; i++)
-        free(wp->added[i].cps);
-    free(wp->added);
+    hf_added_matcher_free(&wp->added);
     memset(wp, 0, sizeof *wp);
+    wp->added.unit = sizeof(int32_t);
     wp->mask_id = -1;
 }
 
@@ -722,89 +689,6 @@ static status pretokenize_words(const wordpiece *wp, wordpiece_encoding *e, cons
     return STATUS_OK;
 }
 
-// \w of Rust's regex crate (Alphabetic, marks, decimal digits, connector
-// punctuation, join controls), for single_word added tokens.
-static int is_word_char(int32_t c) {
-    if (c < 0x80)
-        return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               c == '_';
-    if (c == 0x200C || c == 0x200D) return 1;
-    if ((c >= 0x24B6 && c <= 0x24E9) || (c >= 0x1F130 && c <= 0x1F149) ||
-        (c >= 0x1F150 && c <= 0x1F169) || (c >= 0x1F170 && c <= 0x1F189))
-        return 1; // Other_Alphabetic symbols
-    switch (utf8proc_category(c)) {
-    case UTF8PROC_CATEGORY_LU:
-    case UTF8PROC_CATEGORY_LL:
-    case UTF8PROC_CATEGORY_LT:
-    case UTF8PROC_CATEGORY_LM:
-    case UTF8PROC_CATEGORY_LO:
-    case UTF8PROC_CATEGORY_MN:
-    case UTF8PROC_CATEGORY_MC:
-    case UTF8PROC_CATEGORY_ME:
-    case UTF8PROC_CATEGORY_ND:
-    case UTF8PROC_CATEGORY_NL:
-    case UTF8PROC_CATEGORY_PC:
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-// The next added token (of the given normalized-ness) in s[*pos..n), as HF's
-// AddedVocabulary::find_matches: leftmost-longest, non-overlapping, with
-// single_word / lstrip / rstrip. `floor` is where the current split starts
-// (lstrip never reaches back before it). Returns 1 and the split bounds.
-static int added_next(const wordpiece *wp, int normalized, const int32_t *s, size_t n, size_t *pos,
-                      size_t floor, size_t *mstart, size_t *mstop, int32_t *id) {
-    size_t i = *pos;
-    const uint64_t *first = wp->added_first[normalized];
-    int non_ascii = wp->added_first_non_ascii[normalized];
-    if (wp->n_added_kind[normalized] == 0) i = n;
-    while (i < n) {
-        int32_t c = s[i];
-        if (c < 128 ? !(first[c >> 6] >> (c & 63) & 1) : !non_ascii) {
-            i++;
-            continue;
-        }
-        const wordpiece_added_token *best = NULL;
-        for (size_t k = 0; k < wp->n_added; k++) {
-            const wordpiece_added_token *t = &wp->added[k];
-            if (t->normalized != normalized || t->cps[0] != s[i] || t->n_cps > n - i) continue;
-            if (best && t->n_cps <= best->n_cps) continue;
-            if (memcmp(t->cps, s + i, t->n_cps * sizeof *s) == 0) best = t;
-        }
-        if (!best) {
-            i++;
-            continue;
-        }
-        size_t start = i, stop = i + best->n_cps;
-        if (best->single_word) {
-            int left_ok = start == 0 || !is_word_char(s[start - 1]);
-            int right_ok = stop == n || !is_word_char(s[stop]);
-            if (!left_ok || !right_ok) {
-                i = stop; // the automaton resumes after the discarded match
-                continue;
-            }
-        }
-        if (best->lstrip) {
-            size_t ns = start;
-            while (ns > 0 && bert_normalizer_is_whitespace(s[ns - 1]))
-                ns--;
-            start = ns > floor ? ns : floor;
-        }
-        if (best->rstrip)
-            while (stop < n && bert_normalizer_is_whitespace(s[stop]))
-                stop++;
-        *mstart = start;
-        *mstop = stop;
-        *id = best->id;
-        *pos = stop;
-        return 1;
-    }
-    *pos = n;
-    return 0;
-}
-
 // Normalizes one stretch of raw text between unnormalized added tokens, then
 // splits it on normalized added tokens and tokenizes the words in between.
 static status encode_segment(const wordpiece *wp, wordpiece_encoding *e, const int32_t *cps,
@@ -815,7 +699,7 @@ static status encode_segment(const wordpiece *wp, wordpiece_encoding *e, const i
     const int32_t *s = e->norm.data;
     size_t len = e->norm.len, pos = 0, done = 0, ms, me;
     int32_t id;
-    while (added_next(wp, 1, s, len, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&wp->added, 1, s, len, &pos, done, &ms, &me, &id)) {
         st = pretokenize_words(wp, e, s + done, ms - done, type_id, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id, type_id);
@@ -835,10 +719,7 @@ static status encode_append(const wordpiece *wp, wordpiece_encoding *e, const ch
     const int32_t *s = e->raw.data;
     size_t n = e->raw.len, pos = 0, done = 0, ms, me;
     int32_t id;
-    int has_raw = 0;
-    for (size_t k = 0; k < wp->n_added; k++)
-        has_raw |= !wp->added[k].normalized;
-    while (has_raw && added_next(wp, 0, s, n, &pos, done, &ms, &me, &id)) {
+    while (hf_added_next(&wp->added, 0, s, n, &pos, done, &ms, &me, &id)) {
         st = encode_segment(wp, e, s + done, ms - done, type_id, base, limit);
         if (st != STATUS_OK || e->len - base > limit) return st;
         st = enc_push(e, id, type_id);

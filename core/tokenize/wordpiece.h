@@ -43,23 +43,12 @@
 #define GRATING_WORDPIECE_H
 
 #include "tokenize/bert_normalizer.h"
+#include "tokenize/hf_json.h"
 #include "base/status.h"
 #include "base/strmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-// A token matched in the raw (or normalized) text before WordPiece runs,
-// e.g. "[SEP]" typed inside a query becomes id 102, as in HF.
-typedef struct {
-    int32_t *cps; // (n_cps,) content as code points (normalized form if `normalized`)
-    size_t n_cps;
-    int32_t id;
-    int single_word; // only match when not inside a word
-    int lstrip;      // swallow the whitespace on the left
-    int rstrip;      // swallow the whitespace on the right
-    int normalized;  // match against the normalized text
-} wordpiece_added_token;
 
 typedef struct {
     // Read-only after wordpiece_load.
@@ -76,12 +65,10 @@ typedef struct {
     strmap vocab;       // token -> id
     char **id_to_token; // (vocab_size,) NULL for ids without a token
     char *token_blob;   // NUL-separated token strings id_to_token points into
-    wordpiece_added_token *added;
-    size_t n_added;
-    size_t n_added_kind[2];       // [normalized]: how many added tokens of each kind
-    uint64_t added_first[2][2];   // [normalized]: ASCII first characters (bitmap)
-    int added_first_non_ascii[2]; // [normalized]: some token starts beyond ASCII
-    size_t max_token_bytes;       // longest vocabulary entry, bounds the greedy search
+    // Tokens matched in the raw (or normalized) text before WordPiece runs,
+    // e.g. "[SEP]" typed inside a query becomes id 102, as in HF; code points.
+    hf_added_matcher added;
+    size_t max_token_bytes; // longest vocabulary entry, bounds the greedy search
 } wordpiece;
 
 // One encoded input. Zero-initialise it; every encode call replaces its content
