@@ -136,8 +136,8 @@ status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores,
     for (size_t i = 0; i < t->n_active; i++) {
         if (!isfinite(scores[i]))
             return status_fail(STATUS_ERR_NUMERIC,
-                               "engine: candidate %zu has a non-finite score (%g) at layer %zu",
-                               t->active[i], (double)scores[i], layer);
+                               "engine: candidate %zu has a non-finite score at layer %zu (%g)",
+                               t->active[i], layer, (double)scores[i]);
         r->layer_scores[layer * n + t->active[i]] = scores[i];
         r->exit_score[t->active[i]] = scores[i];
     }
