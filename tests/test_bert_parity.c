@@ -7,7 +7,7 @@
 #include "testutil.h"
 
 #include "beir.h"
-#include "model/bert/bert.h"
+#include "engine/engine.h"
 #include "docs_jsonl.h"
 #include "base/json_file.h"
 #include "base/mem.h"
@@ -136,8 +136,8 @@ static size_t parity_load_queries(const cJSON *inputs, parity_query **out) {
     return nq;
 }
 
-static bert_batch parity_batch(const parity_query *q) {
-    bert_batch b = {.n_seq = q->n_seq, .n_tok = q->n_tok, .seq_start = q->seq_start,
+static reranker_batch parity_batch(const parity_query *q) {
+    reranker_batch b = {.n_seq = q->n_seq, .n_tok = q->n_tok, .seq_start = q->seq_start,
                     .seq_len = q->seq_len, .ids = q->ids, .type_ids = q->type_ids};
     return b;
 }
@@ -153,8 +153,8 @@ static cJSON *parity_read_json(const char *rel) {
 // |ours - reference| over all layers and candidates.
 static double parity_compare(const char *model_dir, const char *inputs_rel, const char *golden_rel,
                              int check_alone_and_chunks) {
-    bert_model m;
-    if (bert_model_load(&m, model_dir) != STATUS_OK) fail_msg("%s", status_message());
+    reranker m;
+    if (reranker_open(&m, model_dir, NULL) != STATUS_OK) fail_msg("%s", status_message());
     cJSON *inputs = parity_read_json(inputs_rel);
     cJSON *golden = parity_read_json(golden_rel);
     parity_query *qs;
@@ -174,9 +174,9 @@ static double parity_compare(const char *model_dir, const char *inputs_rel, cons
         const cJSON *gl = cJSON_GetObjectItemCaseSensitive(g, "layer_scores");
         const cJSON *gs = cJSON_GetObjectItemCaseSensitive(g, "scores");
         assert_int_equal((size_t)cJSON_GetArraySize(gl), L + 1);
-        bert_batch b = parity_batch(&qs[i]);
+        reranker_batch b = parity_batch(&qs[i]);
         size_t n = b.n_seq;
-        if (bert_forward_all_layers(&m, &b, 0, ls) != STATUS_OK) fail_msg("%s", status_message());
+        if (engine_forward_all_layers(&m, &b, 0, ls) != STATUS_OK) fail_msg("%s", status_message());
         for (size_t l = 0; l <= L; l++) {
             const cJSON *row = cJSON_GetArrayItem(gl, (int)l);
             for (size_t s = 0; s < n; s++) {
@@ -193,16 +193,16 @@ static double parity_compare(const char *model_dir, const char *inputs_rel, cons
         if (!check_alone_and_chunks || i >= PARITY_COMPOSITION_QUERIES) continue;
         // Each candidate alone (a batch of one) equals its row in the batch.
         for (size_t s = 0; s < n; s++) {
-            bert_batch alone = {.n_seq = 1, .n_tok = qs[i].seq_len[s], .seq_start = (size_t[]){0},
+            reranker_batch alone = {.n_seq = 1, .n_tok = qs[i].seq_len[s], .seq_start = (size_t[]){0},
                                 .seq_len = &qs[i].seq_len[s], .ids = qs[i].ids + qs[i].seq_start[s],
                                 .type_ids = qs[i].type_ids + qs[i].seq_start[s]};
-            if (bert_forward_all_layers(&m, &alone, 0, one) != STATUS_OK) fail_msg("%s", status_message());
+            if (engine_forward_all_layers(&m, &alone, 0, one) != STATUS_OK) fail_msg("%s", status_message());
             for (size_t l = 0; l <= L; l++) worst_alone = fmax(worst_alone, fabs(one[l] - ls[l * n + s]));
         }
         // Chunked execution gives the same scores.
         size_t chunks[] = {1, 3, 7};
         for (size_t c = 0; c < 3; c++) {
-            if (bert_forward_all_layers(&m, &b, chunks[c], ls2) != STATUS_OK) fail_msg("%s", status_message());
+            if (engine_forward_all_layers(&m, &b, chunks[c], ls2) != STATUS_OK) fail_msg("%s", status_message());
             for (size_t k = 0; k < (L + 1) * n; k++) worst_chunk = fmax(worst_chunk, fabs(ls2[k] - ls[k]));
         }
     }
@@ -223,7 +223,7 @@ static double parity_compare(const char *model_dir, const char *inputs_rel, cons
     free(ls2);
     cJSON_Delete(inputs);
     cJSON_Delete(golden);
-    bert_model_free(&m);
+    reranker_close(&m);
     return worst;
 }
 

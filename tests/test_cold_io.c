@@ -225,7 +225,7 @@ static void test_cold_direct_run_equals_warm(void **state) {
             if (reranker_open_ex(&cold, dirs[d], NULL, &opt) != STATUS_OK)
                 fail_msg("%s", status_message());
             assert_non_null(cold.dio);
-            assert_int_equal(checkpoint_drop_page_cache(&cold.bert.ck), STATUS_OK);
+            assert_int_equal(checkpoint_drop_page_cache(&cold.model.ck), STATUS_OK);
             cold_run(&cold, &b, slots, 2, &c);
             assert_true(cold.dio->bytes_read > 0);
             for (size_t i = 0; i < (L + 1) * 10; i++) {

@@ -9,6 +9,7 @@
 #include "io/embed_cache.h"
 #include "engine/engine.h"
 #include "base/mem.h"
+#include "model/qwen3/qwen3.h"
 #include "model/synth.h"
 
 #include <math.h>
@@ -241,7 +242,7 @@ static void test_engine_bert_cache_equals_full_table(void **state) {
                 fail_msg("%s", status_message());
             embed_cache *ec = reranker_embed_cache(&cached);
             assert_non_null(ec);
-            assert_null(cached.bert.emb.word);
+            assert_null(cached.model.word);
             for (int rep = 0; rep < 2; rep++) { // the second pass starts warm
                 embed_cache_reset_stats(ec);
                 ec_run(&cached, &b, resident ? 0 : 2, &c);
@@ -261,13 +262,12 @@ static void test_engine_bert_cache_equals_full_table(void **state) {
 }
 
 // A Qwen3 reranker without a tokenizer: the engine needs only the model
-// (the Qwen3 tokenizer lives in ../shared; the ids here are generated).
+// (the Qwen3 tokenizer lives in ../shared; the ids here are generated), and
+// the yes/no ids come from the tests' yes/no tokenizer (testutil.h).
 static void ec_open_qwen(reranker *r, const char *dir, int resident, size_t cache_rows) {
-    memset(r, 0, sizeof *r);
-    if (qwen3_model_open_ex(&r->qwen, dir, 9693, 2152, resident, cache_rows) != STATUS_OK)
+    if (testutil_open_yes_no(r, dir, 9693, 2152, resident, cache_rows) != STATUS_OK)
         fail_msg("%s", status_message());
-    r->arch = MODEL_ARCH_QWEN3_RERANKER;
-    r->cfg = r->qwen.cfg;
+    assert_true(r->cfg.arch == arch_find("Qwen3ForCausalLM"));
 }
 
 static void test_engine_qwen3_cache_equals_full_table(void **state) {
@@ -291,11 +291,12 @@ static void test_engine_qwen3_cache_equals_full_table(void **state) {
     for (size_t ci = 0; ci < 2; ci++) {
         for (int resident = 1; resident >= 0; resident--) {
             ec_open_qwen(&cached, f->qwen, resident, caps[ci]);
-            assert_null(cached.qwen.embed);
+            assert_null(cached.model.word);
             // The tied yes/no rows still come from embed_tokens in the checkpoint.
-            assert_memory_equal(cached.qwen.yes_no, full.qwen.embed + (size_t)9693 * H,
+            const qwen3_state *qs = cached.model.family;
+            assert_memory_equal(qs->yes_no, full.model.word + (size_t)9693 * H,
                                 H * sizeof(float));
-            assert_memory_equal(cached.qwen.yes_no + H, full.qwen.embed + (size_t)2152 * H,
+            assert_memory_equal(qs->yes_no + H, full.model.word + (size_t)2152 * H,
                                 H * sizeof(float));
             // Memory: the cache, not the (V, H) table.
             embed_cache *ec = reranker_embed_cache(&cached);
@@ -306,26 +307,26 @@ static void test_engine_qwen3_cache_equals_full_table(void **state) {
                    "%.2f ms\n",
                    caps[ci], resident ? "resident" : "streamed (W=2)", embed_cache_hit_rate(ec),
                    (unsigned long long)ec->misses, ec->read_seconds * 1e3);
-            qwen3_model_free(&cached.qwen);
+            reranker_close(&cached);
         }
     }
-    // The full forward path (qwen3_forward_all_layers) agrees as well.
+    // The full forward path (engine_forward_all_layers) agrees as well.
     ec_open_qwen(&cached, f->qwen, 1, 3);
-    qwen3_batch qb = {.n_seq = b.n_seq,
-                      .n_tok = b.n_tok,
-                      .seq_start = b.seq_start,
-                      .seq_len = b.seq_len,
-                      .ids = b.ids};
+    reranker_batch qb = {.n_seq = b.n_seq,
+                         .n_tok = b.n_tok,
+                         .seq_start = b.seq_start,
+                         .seq_len = b.seq_len,
+                         .ids = b.ids};
     float *x = malloc((L + 1) * 10 * sizeof *x), *y = malloc((L + 1) * 10 * sizeof *y);
-    assert_int_equal(qwen3_forward_all_layers(&full.qwen, &qb, 4, x), STATUS_OK);
-    assert_int_equal(qwen3_forward_all_layers(&cached.qwen, &qb, 4, y), STATUS_OK);
+    assert_int_equal(engine_forward_all_layers(&full, &qb, 4, x), STATUS_OK);
+    assert_int_equal(engine_forward_all_layers(&cached, &qb, 4, y), STATUS_OK);
     assert_memory_equal(x, y, (L + 1) * 10 * sizeof *x);
     free(x);
     free(y);
-    qwen3_model_free(&cached.qwen);
+    reranker_close(&cached);
     engine_result_free(&a);
     engine_result_free(&c);
-    qwen3_model_free(&full.qwen);
+    reranker_close(&full);
 }
 
 // The checkpoint is truncated while a model with a cache is open: the next

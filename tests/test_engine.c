@@ -1,5 +1,7 @@
 // Invariants of the monolithic engine (core/engine/engine.c):
-// - with `none` it equals the plain forward (bert_forward_all_layers);
+// - with `none` it equals the plain forward (embed, every layer over all
+//   candidates at once, score after each: engine_plain_forward below, from
+//   the reranker's forward pieces, independent of engine_run);
 // - a candidate still active at layer l has the same layer-l score in a pruned
 //   run as in the full run, whatever left before it;
 // - the chunk size does not change any score;
@@ -72,18 +74,42 @@ typedef struct {
     int32_t *ids, *type_ids;
 } engine_query;
 
-static bert_batch engine_view(const engine_query *q) {
-    bert_batch b = {.n_seq = q->n_seq, .n_tok = q->n_tok, .seq_start = q->seq_start,
-                    .seq_len = q->seq_len, .ids = q->ids, .type_ids = q->type_ids};
+static reranker_batch engine_view(const engine_query *q) {
+    reranker_batch b = {.n_seq = q->n_seq, .n_tok = q->n_tok, .seq_start = q->seq_start,
+                        .seq_len = q->seq_len, .ids = q->ids, .type_ids = q->type_ids};
     return b;
+}
+
+// The plain full forward, without the engine: embeddings, then every layer
+// over all candidates at once, the provisional score after each:
+// full (L + 1, n). (engine_forward_all_layers is engine_run with `none`, so
+// it cannot be the reference engine_run is compared with.)
+static void engine_plain_forward(const reranker *m, const reranker_batch *b, float *full) {
+    size_t n = b->n_seq, L = (size_t)m->cfg.n_layers, H = (size_t)m->cfg.hidden_size;
+    if (reranker_batch_validate(m, b) != STATUS_OK) fail_msg("%s", status_message());
+    size_t max_len = 0;
+    for (size_t s = 0; s < n; s++) max_len = b->seq_len[s] > max_len ? b->seq_len[s] : max_len;
+    reranker_workspace ws;
+    if (reranker_workspace_init(m, &ws, b->n_tok, max_len, n) != STATUS_OK)
+        fail_msg("%s", status_message());
+    float *h = malloc(b->n_tok * H * sizeof *h);
+    assert_non_null(h);
+    if (reranker_embed(m, b, h, &ws) != STATUS_OK || reranker_score(m, 0, b, h, &ws, full) != STATUS_OK)
+        fail_msg("%s", status_message());
+    for (size_t l = 0; l < L; l++)
+        if (reranker_layer_forward(m, l, b, h, &ws) != STATUS_OK ||
+            reranker_score(m, l + 1, b, h, &ws, full + (l + 1) * n) != STATUS_OK)
+            fail_msg("%s", status_message());
+    free(h);
+    reranker_workspace_free(&ws);
 }
 
 // Checks every invariant for one query; returns the largest deviation seen.
 static double engine_check_query(const reranker *m, const engine_query *q, size_t k, int stop_layer) {
-    bert_batch b = engine_view(q);
+    reranker_batch b = engine_view(q);
     size_t n = b.n_seq, L = (size_t)m->cfg.n_layers;
     float *full = malloc((L + 1) * n * sizeof *full);
-    if (reranker_forward_all_layers(m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
+    engine_plain_forward(m, &b, full);
     double worst = 0.0;
 
     // `none` equals the plain forward and computes everything.
@@ -154,7 +180,7 @@ static double engine_check_query(const reranker *m, const engine_query *q, size_
 
 // Runs policy `p` at chunk size `chunk` and checks every computed score
 // against the full run `full` ((L + 1, n)); returns the largest deviation.
-static double engine_check_policy(const reranker *m, const bert_batch *b, policy *p, size_t k,
+static double engine_check_policy(const reranker *m, const reranker_batch *b, policy *p, size_t k,
                                   size_t chunk, const float *full) {
     size_t n = b->n_seq, L = (size_t)m->cfg.n_layers;
     engine_result r;
@@ -275,7 +301,7 @@ static void test_engine_rejects_bad_k_and_empty(void **state) {
     assert_int_equal(reranker_open(&m, dir, NULL), STATUS_OK);
     int32_t ids[4] = {101, 5, 6, 102}, types[4] = {0};
     size_t start[1] = {0}, len[1] = {4};
-    bert_batch b = {.n_seq = 1, .n_tok = 4, .seq_start = start, .seq_len = len, .ids = ids, .type_ids = types};
+    reranker_batch b = {.n_seq = 1, .n_tok = 4, .seq_start = start, .seq_len = len, .ids = ids, .type_ids = types};
     policy *p;
     assert_int_equal(policy_create("none", NULL, &p), STATUS_OK);
     engine_result r;
@@ -288,7 +314,7 @@ static void test_engine_rejects_bad_k_and_empty(void **state) {
     opt.k = 1; // N = 1, K = 1 works
     assert_int_equal(engine_run(&m, &b, p, &opt, &r), STATUS_OK);
     assert_int_equal(r.order[0], 0);
-    bert_batch empty = {.n_seq = 0, .seq_start = start, .seq_len = len, .ids = ids, .type_ids = types};
+    reranker_batch empty = {.n_seq = 0, .seq_start = start, .seq_len = len, .ids = ids, .type_ids = types};
     assert_int_equal(engine_run(&m, &empty, p, &opt, &r), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "no candidates"));
     ids[1] = 5000; // outside the vocabulary
@@ -339,10 +365,10 @@ static void test_engine_registered_policies_demo(void **state) {
                 q.type_ids[q.n_tok] = cJSON_GetArrayItem(trow, (int)t)->valueint;
             }
         }
-        bert_batch b = engine_view(&q);
+        reranker_batch b = engine_view(&q);
         size_t L = (size_t)m.cfg.n_layers;
         float *full = malloc((L + 1) * q.n_seq * sizeof *full);
-        if (reranker_forward_all_layers(&m, &b, 0, full) != STATUS_OK) fail_msg("%s", status_message());
+        engine_plain_forward(&m, &b, full);
         for (size_t c = 0; c < sizeof configs / sizeof configs[0]; c++) {
             cJSON *params = cJSON_Parse(configs[c][1]);
             policy *p;

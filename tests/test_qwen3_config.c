@@ -5,6 +5,7 @@
 // Qwen3Config; `grating info` describes a generated Qwen3 folder.
 #include "testutil.h"
 
+#include "model/arch.h"
 #include "model/model_config.h"
 #include "model/synth.h"
 
@@ -40,7 +41,8 @@ static void test_real_0_6b_config(void **state) {
     if (!path) skip();
     model_config c;
     if (model_config_load(&c, path) != STATUS_OK) fail_msg("%s", status_message());
-    assert_int_equal(c.arch, MODEL_ARCH_QWEN3_RERANKER);
+    assert_true(c.arch == arch_find("Qwen3ForCausalLM"));
+    assert_string_equal(c.arch->name, "qwen3");
     assert_string_equal(c.arch_name, "Qwen3ForCausalLM");
     assert_int_equal(c.vocab_size, 151669);
     assert_int_equal(c.hidden_size, 1024);

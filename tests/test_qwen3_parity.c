@@ -10,13 +10,16 @@
 //
 // The inputs are the official prompt ids of 20 SciFact queries x 10 BM25
 // candidates (tokenized by HF tokenizers, committed), so this test needs
-// nothing from ../shared.
+// nothing from ../shared: the generated models have no tokenizer files and
+// are opened with the tests' yes/no tokenizer (testutil_open_yes_no), which
+// gives the yes/no ids of inputs.json (or bad ones, to check the errors).
 #include "testutil.h"
 
 #include "docs_jsonl.h"
 #include "base/json_file.h"
 #include "base/mem.h"
-#include "model/qwen3/qwen3.h"
+#include "engine/engine.h"
+#include "model/arch.h"
 #include "tokenize/qwen_prompt.h"
 #include "base/strmap.h"
 #include "model/synth.h"
@@ -88,12 +91,12 @@ static void parity_load_queries(parity_fixture *f) {
     f->n_queries = nq;
 }
 
-static qwen3_batch parity_batch(const parity_query *q) {
-    qwen3_batch b = {.n_seq = q->n_seq,
-                     .n_tok = q->n_tok,
-                     .seq_start = q->seq_start,
-                     .seq_len = q->seq_len,
-                     .ids = q->ids};
+static reranker_batch parity_batch(const parity_query *q) {
+    reranker_batch b = {.n_seq = q->n_seq,
+                        .n_tok = q->n_tok,
+                        .seq_start = q->seq_start,
+                        .seq_len = q->seq_len,
+                        .ids = q->ids};
     return b;
 }
 
@@ -138,8 +141,8 @@ static int parity_teardown(void **state) {
 // the first queries also check alone == in batch and chunk 1 / 3 == all.
 static void parity_compare(const parity_fixture *f, const char *model_dir, const char *golden_rel,
                            int composition) {
-    qwen3_model m;
-    if (qwen3_model_open(&m, model_dir, f->yes_id, f->no_id, 1) != STATUS_OK)
+    reranker m;
+    if (testutil_open_yes_no(&m, model_dir, f->yes_id, f->no_id, 1, 0) != STATUS_OK)
         fail_msg("%s", status_message());
     cJSON *golden = parity_read_json(golden_rel);
     const cJSON *gq = cJSON_GetObjectItemCaseSensitive(golden, "queries");
@@ -163,9 +166,9 @@ static void parity_compare(const parity_fixture *f, const char *model_dir, const
         const cJSON *gl = cJSON_GetObjectItemCaseSensitive(g, "layer_scores");
         const cJSON *gs = cJSON_GetObjectItemCaseSensitive(g, "scores");
         assert_int_equal((size_t)cJSON_GetArraySize(gl), L + 1);
-        qwen3_batch b = parity_batch(q);
+        reranker_batch b = parity_batch(q);
         size_t n = b.n_seq;
-        if (qwen3_forward_all_layers(&m, &b, 0, ls) != STATUS_OK) fail_msg("%s", status_message());
+        if (engine_forward_all_layers(&m, &b, 0, ls) != STATUS_OK) fail_msg("%s", status_message());
         for (size_t l = 0; l <= L; l++) {
             const cJSON *row = cJSON_GetArrayItem(gl, (int)l);
             for (size_t s = 0; s < n; s++)
@@ -184,12 +187,12 @@ static void parity_compare(const parity_fixture *f, const char *model_dir, const
         // Each candidate alone (a batch of one) equals its row in the batch.
         for (size_t s = 0; s < n; s++) {
             size_t zero = 0;
-            qwen3_batch alone = {.n_seq = 1,
-                                 .n_tok = q->seq_len[s],
-                                 .seq_start = &zero,
-                                 .seq_len = &q->seq_len[s],
-                                 .ids = q->ids + q->seq_start[s]};
-            if (qwen3_forward_all_layers(&m, &alone, 0, one) != STATUS_OK)
+            reranker_batch alone = {.n_seq = 1,
+                                    .n_tok = q->seq_len[s],
+                                    .seq_start = &zero,
+                                    .seq_len = &q->seq_len[s],
+                                    .ids = q->ids + q->seq_start[s]};
+            if (engine_forward_all_layers(&m, &alone, 0, one) != STATUS_OK)
                 fail_msg("%s", status_message());
             for (size_t l = 0; l <= L; l++)
                 worst_alone = fmax(worst_alone, fabs(one[l] - ls[l * n + s]));
@@ -197,7 +200,7 @@ static void parity_compare(const parity_fixture *f, const char *model_dir, const
         // Chunked execution gives the same scores.
         const size_t chunks[] = {1, 3};
         for (size_t c = 0; c < 2; c++) {
-            if (qwen3_forward_all_layers(&m, &b, chunks[c], ls2) != STATUS_OK)
+            if (engine_forward_all_layers(&m, &b, chunks[c], ls2) != STATUS_OK)
                 fail_msg("%s", status_message());
             for (size_t k = 0; k < (L + 1) * n; k++)
                 worst_chunk = fmax(worst_chunk, fabs(ls2[k] - ls[k]));
@@ -217,7 +220,7 @@ static void parity_compare(const parity_fixture *f, const char *model_dir, const
     free(ls);
     free(ls2);
     cJSON_Delete(golden);
-    qwen3_model_free(&m);
+    reranker_close(&m);
 }
 
 static void test_tiny_tied_bf16_matches_torch(void **state) {
@@ -234,66 +237,66 @@ static void test_tiny_untied_f32_matches_torch(void **state) {
 // 4 candidates, scores after every layer: equal to the resident forward.
 static void test_layer_by_layer_api_matches_forward(void **state) {
     parity_fixture *f = *state;
-    qwen3_model m;
-    if (qwen3_model_open(&m, f->untied, f->yes_id, f->no_id, 0) != STATUS_OK)
+    reranker m;
+    if (testutil_open_yes_no(&m, f->untied, f->yes_id, f->no_id, 0, 0) != STATUS_OK)
         fail_msg("%s", status_message());
-    assert_null(m.layers);
+    assert_null(m.model.layer_storage);
+    assert_false(reranker_layers_resident(&m));
     const parity_query *q = &f->queries[1];
-    qwen3_batch b = parity_batch(q);
+    reranker_batch b = parity_batch(q);
     size_t n = b.n_seq, L = (size_t)m.cfg.n_layers, H = (size_t)m.cfg.hidden_size;
     float ls[PARITY_MAX_LAYERS * PARITY_CANDS], want[PARITY_MAX_LAYERS * PARITY_CANDS];
     // Not resident: the full forward refuses.
-    assert_int_equal(qwen3_forward_all_layers(&m, &b, 0, want), STATUS_ERR_ARG);
+    assert_int_equal(engine_forward_all_layers(&m, &b, 0, want), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "resident"));
 
     size_t max_len = 0;
     for (size_t s = 0; s < n; s++)
         max_len = q->seq_len[s] > max_len ? q->seq_len[s] : max_len;
-    qwen3_workspace ws;
-    assert_int_equal(qwen3_workspace_init(&ws, &m.cfg, 4 * max_len, max_len, n), STATUS_OK);
-    float *slot = mem_alloc(MEM_WEIGHTS, qwen3_layer_floats(&m.cfg) * sizeof *slot);
+    reranker_workspace ws;
+    const size_t ws_max_tok = 4 * max_len;
+    assert_int_equal(reranker_workspace_init(&m, &ws, ws_max_tok, max_len, n), STATUS_OK);
+    float *slot = mem_alloc(MEM_WEIGHTS, arch_layer_floats(&m.cfg) * sizeof *slot);
     float *h = mem_alloc(MEM_HIDDEN, b.n_tok * H * sizeof *h);
     assert_non_null(slot);
     assert_non_null(h);
-    qwen3_embed(&m, &b, h);
-    assert_int_equal(qwen3_score_last_tokens(&m, &b, h, &ws, ls), STATUS_OK);
+    assert_int_equal(reranker_embed(&m, &b, h, &ws), STATUS_OK);
+    assert_int_equal(reranker_score(&m, 0, &b, h, &ws, ls), STATUS_OK);
     for (size_t l = 0; l < L; l++) {
-        qwen3_layer_weights w;
-        assert_int_equal(qwen3_layer_read(&m.ck, (int)l, slot), STATUS_OK);
-        qwen3_layer_bind(&m.cfg, slot, &w);
+        assert_int_equal(arch_layer_read(&m.model.ck, (int)l, slot, NULL), STATUS_OK);
         for (size_t s0 = 0; s0 < n; s0 += 4) {
             size_t count = s0 + 4 <= n ? 4 : n - s0, starts[4], tok = 0;
             for (size_t i = 0; i < count; i++) {
                 starts[i] = q->seq_start[s0 + i] - q->seq_start[s0];
                 tok += q->seq_len[s0 + i];
             }
-            qwen3_batch cv = {
+            reranker_batch cv = {
                 .n_seq = count, .n_tok = tok, .seq_start = starts, .seq_len = q->seq_len + s0};
-            assert_int_equal(qwen3_layer_forward(&m, &w, &cv, h + q->seq_start[s0] * H, &ws),
-                             STATUS_OK);
+            assert_int_equal(
+                reranker_layer_forward_slot(&m, slot, &cv, h + q->seq_start[s0] * H, &ws),
+                STATUS_OK);
         }
-        assert_int_equal(qwen3_score_last_tokens(&m, &b, h, &ws, ls + (l + 1) * n), STATUS_OK);
+        assert_int_equal(reranker_score(&m, l + 1, &b, h, &ws, ls + (l + 1) * n), STATUS_OK);
     }
     // A batch larger than the workspace is refused, not overrun.
-    qwen3_batch big = b;
-    big.n_tok = ws.max_tok + 1;
-    assert_int_equal(qwen3_layer_forward(&m, (const qwen3_layer_weights *)NULL, &big, h, &ws),
-                     STATUS_ERR_ARG);
+    reranker_batch big = b;
+    big.n_tok = ws_max_tok + 1;
+    assert_int_equal(reranker_layer_forward_slot(&m, NULL, &big, h, &ws), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "workspace"));
-    qwen3_model_free(&m);
+    reranker_close(&m);
 
-    if (qwen3_model_open(&m, f->untied, f->yes_id, f->no_id, 1) != STATUS_OK)
+    if (testutil_open_yes_no(&m, f->untied, f->yes_id, f->no_id, 1, 0) != STATUS_OK)
         fail_msg("%s", status_message());
-    assert_int_equal(qwen3_forward_all_layers(&m, &b, 0, want), STATUS_OK);
+    assert_int_equal(engine_forward_all_layers(&m, &b, 0, want), STATUS_OK);
     double worst = 0.0;
     for (size_t k = 0; k < (L + 1) * n; k++)
         worst = fmax(worst, fabs(ls[k] - want[k]));
     printf("layer-by-layer with a streamed slot vs resident forward: max diff %.3g\n", worst);
     assert_true(worst <= 1e-6);
-    qwen3_model_free(&m);
+    reranker_close(&m);
     mem_free(slot);
     mem_free(h);
-    qwen3_workspace_free(&ws);
+    reranker_workspace_free(&ws);
 }
 
 static void test_bad_yes_no_ids_are_errors(void **state) {
@@ -301,23 +304,25 @@ static void test_bad_yes_no_ids_are_errors(void **state) {
     // Baselines, so that a model leaked by an earlier failed test does not
     // fail this one too.
     size_t weights0 = mem_current_bytes(MEM_WEIGHTS), embed0 = mem_current_bytes(MEM_EMBEDDINGS);
-    qwen3_model m;
-    assert_int_equal(qwen3_model_open(&m, f->tied, 151669, f->no_id, 1), STATUS_ERR_ARG);
+    // The ids come from the tokenizer ("yes" / "no" entries): the tests'
+    // yes/no tokenizer gives the bad ones.
+    reranker m;
+    assert_int_equal(testutil_open_yes_no(&m, f->tied, 151669, f->no_id, 1, 0), STATUS_ERR_ARG);
     printf("yes id = vocab_size: %s\n", status_message());
     assert_non_null(strstr(status_message(), "\"yes\" token id 151669 is outside the vocabulary"));
-    assert_int_equal(qwen3_model_open(&m, f->tied, f->yes_id, -1, 1), STATUS_ERR_ARG);
+    assert_int_equal(testutil_open_yes_no(&m, f->tied, f->yes_id, -1, 1, 0), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "\"no\" token id -1"));
-    assert_int_equal(qwen3_model_open(&m, f->tied, f->yes_id, f->yes_id, 1), STATUS_ERR_ARG);
+    assert_int_equal(testutil_open_yes_no(&m, f->tied, f->yes_id, f->yes_id, 1, 0), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "both"));
     // A token id outside the vocabulary in the batch.
-    assert_int_equal(qwen3_model_open(&m, f->untied, f->yes_id, f->no_id, 1), STATUS_OK);
+    assert_int_equal(testutil_open_yes_no(&m, f->untied, f->yes_id, f->no_id, 1, 0), STATUS_OK);
     int32_t ids[3] = {1, 151669, 2};
     size_t start = 0, len = 3;
-    qwen3_batch b = {.n_seq = 1, .n_tok = 3, .seq_start = &start, .seq_len = &len, .ids = ids};
+    reranker_batch b = {.n_seq = 1, .n_tok = 3, .seq_start = &start, .seq_len = &len, .ids = ids};
     float scores[PARITY_MAX_LAYERS];
-    assert_int_equal(qwen3_forward_all_layers(&m, &b, 0, scores), STATUS_ERR_ARG);
+    assert_int_equal(engine_forward_all_layers(&m, &b, 0, scores), STATUS_ERR_ARG);
     assert_non_null(strstr(status_message(), "token 1 has id 151669"));
-    qwen3_model_free(&m);
+    reranker_close(&m);
     assert_int_equal(mem_current_bytes(MEM_WEIGHTS), weights0);
     assert_int_equal(mem_current_bytes(MEM_EMBEDDINGS), embed0);
 }
@@ -329,8 +334,8 @@ static void test_truncated_checkpoint_is_an_error(void **state) {
     // Last test: cutting the file in place is fine (teardown removes it).
     assert_int_equal(truncate(path, 40000000), 0);
     size_t weights0 = mem_current_bytes(MEM_WEIGHTS), embed0 = mem_current_bytes(MEM_EMBEDDINGS);
-    qwen3_model m;
-    status st = qwen3_model_open(&m, f->tied, f->yes_id, f->no_id, 1);
+    reranker m;
+    status st = testutil_open_yes_no(&m, f->tied, f->yes_id, f->no_id, 1, 0);
     printf("truncated: %s: %s\n", status_name(st), status_message());
     assert_int_not_equal(st, STATUS_OK);
     assert_non_null(strstr(status_message(), "model.safetensors"));

@@ -84,7 +84,7 @@ static void test_grid_expansion_and_errors(void **state) {
 }
 
 // Live engine vs replay of the full run's scores, for several policies and K.
-static size_t sweep_check_replay_equals_live(const reranker *m, const bert_batch *b) {
+static size_t sweep_check_replay_equals_live(const reranker *m, const reranker_batch *b) {
     static const char *const configs[][2] = {
         {"cluster-gap", "{}"},
         {"cluster-gap", "{\"threshold\": 0.01, \"k\": 2}"},
@@ -162,12 +162,12 @@ static void test_replay_equals_live_demo(void **state) {
                 typ[total] = cJSON_GetArrayItem(trow, (int)t)->valueint;
             }
         }
-        bert_batch b = {.n_seq = n,
-                        .n_tok = total,
-                        .seq_start = starts,
-                        .seq_len = lens,
-                        .ids = tok,
-                        .type_ids = typ};
+        reranker_batch b = {.n_seq = n,
+                            .n_tok = total,
+                            .seq_start = starts,
+                            .seq_len = lens,
+                            .ids = tok,
+                            .type_ids = typ};
         checked += sweep_check_replay_equals_live(&m, &b);
         free(tok);
         free(typ);

@@ -11,6 +11,7 @@
 #include "base/json_file.h"
 #include "base/mem.h"
 #include "model/synth.h"
+#include "tokenize/wordpiece_synth.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -284,7 +285,7 @@ static void test_synth_vocab(void **state) {
 
     // Small vocabulary: specials packed at 0..4.
     const char *small = join(root, "small.txt");
-    assert_int_equal(synth_write_bert_vocab(small, 50), STATUS_OK);
+    assert_int_equal(wordpiece_write_synthetic_vocab(small, 50), STATUS_OK);
     l = read_lines(small, &n);
     assert_int_equal(n, 50);
     assert_string_equal(l[1], "[UNK]");
@@ -294,7 +295,7 @@ static void test_synth_vocab(void **state) {
 
     // Full BERT size: singles, ## forms, then 2- and 3-letter fillers.
     const char *big = join(root, "big.txt");
-    assert_int_equal(synth_write_bert_vocab(big, 30522), STATUS_OK);
+    assert_int_equal(wordpiece_write_synthetic_vocab(big, 30522), STATUS_OK);
     l = read_lines(big, &n);
     assert_int_equal(n, 30522);
     assert_string_equal(l[104 + 136], "aa");
@@ -304,7 +305,7 @@ static void test_synth_vocab(void **state) {
     assert_unique(l, n);
     free_lines(l, n);
 
-    assert_int_equal(synth_write_bert_vocab(join(root, "x.txt"), 4), STATUS_ERR_ARG);
+    assert_int_equal(wordpiece_write_synthetic_vocab(join(root, "x.txt"), 4), STATUS_ERR_ARG);
     testutil_rmtree(root);
     free(root);
 }

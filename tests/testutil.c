@@ -108,3 +108,69 @@ int testutil_run_grating(const char *const *args, char **out, char **err) {
     if (WIFEXITED(wstatus)) return WEXITSTATUS(wstatus);
     return 128 + (WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
 }
+
+// The yes/no tokenizer: impl = int32_t[2] {yes, no}.
+static void testutil_yn_close(tokenizer *t) {
+    free(t->impl);
+    t->impl = NULL;
+}
+
+static status testutil_yn_encode(const tokenizer *t, const char *first, size_t first_len,
+                                 const char *second, size_t second_len, size_t max_len,
+                                 tokenizer_encoding *enc) {
+    (void)t, (void)first, (void)first_len, (void)second, (void)second_len, (void)max_len;
+    (void)enc;
+    return status_fail(STATUS_ERR_UNSUPPORTED, "the tests' yes/no tokenizer encodes nothing");
+}
+
+static int testutil_yn_token_to_id(const tokenizer *t, const char *token, int32_t *id) {
+    const int32_t *ids = t->impl;
+    if (strcmp(token, "yes") == 0) return *id = ids[0], 1;
+    if (strcmp(token, "no") == 0) return *id = ids[1], 1;
+    return 0;
+}
+
+static const char *testutil_yn_id_to_token(const tokenizer *t, int32_t id) {
+    const int32_t *ids = t->impl;
+    return id == ids[0] ? "yes" : id == ids[1] ? "no" : NULL;
+}
+
+static const tokenizer_ops testutil_yn_ops = {
+    .name = "tests-yes-no",
+    .open = NULL,
+    .close = testutil_yn_close,
+    .encode_pair = testutil_yn_encode,
+    .token_to_id = testutil_yn_token_to_id,
+    .id_to_token = testutil_yn_id_to_token,
+    .default_max_len = 512,
+    .has_token_types = 0,
+};
+
+void testutil_yes_no_tokenizer(tokenizer *t, int32_t yes_id, int32_t no_id) {
+    memset(t, 0, sizeof *t);
+    int32_t *ids = malloc(2 * sizeof *ids);
+    assert_non_null(ids);
+    ids[0] = yes_id;
+    ids[1] = no_id;
+    t->ops = &testutil_yn_ops;
+    t->source = "tests-yes-no";
+    t->vocab_size = 0;
+    t->impl = ids;
+}
+
+status testutil_open_yes_no(reranker *r, const char *dir, int32_t yes_id, int32_t no_id,
+                            int resident_layers, size_t embed_cache_rows) {
+    memset(r, 0, sizeof *r);
+    testutil_yes_no_tokenizer(&r->tok, yes_id, no_id);
+    arch_model_options o = {.resident_layers = resident_layers,
+                            .embed_cache_rows = embed_cache_rows};
+    status st = arch_model_open(&r->model, dir, &o, &r->tok);
+    if (st != STATUS_OK) {
+        tokenizer_close(&r->tok);
+        memset(r, 0, sizeof *r);
+        return st;
+    }
+    r->cfg = r->model.cfg;
+    r->tokenizer_source = r->tok.source;
+    return STATUS_OK;
+}

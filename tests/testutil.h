@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "engine/reranker.h"
+#include "tokenize/tokenizer.h"
+
 // Absolute path of `rel` under the shared data folder, or NULL (with a
 // "SKIP: ... absent" line on stderr) when it does not exist. Static buffer
 // rotated over 8 slots. GRATING_SHARED (env) overrides the build-time path.
@@ -36,5 +39,19 @@ void testutil_write_file(const char *path, const void *data, size_t len);
 // captures stdout and stderr into malloc'd strings (may pass NULL to drop).
 // Returns the exit status.
 int testutil_run_grating(const char *const *args, char **out, char **err);
+
+// A tokenizer whose whole vocabulary is "yes" -> yes_id and "no" -> no_id
+// (ids as given, even out of any vocabulary), for models opened without
+// tokenizer files (a Qwen3 family reads its yes/no ids from the tokenizer).
+// It encodes nothing (encode_pair fails). tokenizer_close(t) frees it.
+void testutil_yes_no_tokenizer(tokenizer *t, int32_t yes_id, int32_t no_id);
+
+// Opens the model of folder dir as a reranker without its tokenizer files:
+// arch_model_open with testutil_yes_no_tokenizer(yes_id, no_id) (r->tok),
+// r->cfg = the model's config. resident_layers / embed_cache_rows as in
+// reranker_options. On failure nothing needs closing; reranker_close(r)
+// closes it.
+status testutil_open_yes_no(reranker *r, const char *dir, int32_t yes_id, int32_t no_id,
+                            int resident_layers, size_t embed_cache_rows);
 
 #endif
