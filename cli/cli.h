@@ -80,7 +80,7 @@ int cli_list_has(const char *list, const char *id);
 // Defaults are whatever the command puts in the struct before parsing.
 typedef struct {
     const char *model;                     // --model DIR
-    const char *instruction;               // --instruction T (Qwen3-Reranker)
+    const char *instruction;               // --instruction T (instruction-following templates)
     const char *query, *queries, *qid;     // --query Q | --queries FILE --qid ID
     const char *docs, *doc_ids;            // --docs FILE [--doc-ids LIST]
     const char *dataset, *split, *run;     // --dataset DIR [--split S] --run FILE

@@ -4,6 +4,8 @@
 // the architecture's tensor list, saying that the weights are absent.
 #include "cli.h"
 
+#include "model/arch.h"
+
 #include "io/checkpoint.h"
 
 #include <cjson/cJSON.h>
@@ -15,7 +17,8 @@
 
 static void cmd_info_usage(FILE *out) {
     fprintf(out,
-            "usage: grating info --model DIR [--json] [--allow-unused-tensors]\n\n"
+            "usage: grating info --model DIR [--json] [--allow-unused-tensors]\n"
+            "       grating info --architectures [--json]\n\n"
             "Describes a Hugging Face model folder: config.json, plus model.safetensors or\n"
             "sharded safetensors with model.safetensors.index.json when present (then fully\n"
             "validated). Without weights, sizes come from config.json alone (bytes on disk\n"
@@ -24,7 +27,49 @@ static void cmd_info_usage(FILE *out) {
             "  --json                   print one JSON object instead of text\n"
             "  --allow-unused-tensors   describe a checkpoint holding tensors the architecture\n"
             "                           does not read (listed) instead of refusing it\n"
+            "  --architectures          list the registered model families: the config.json\n"
+            "                           \"architectures\" names each accepts, its tokenizer and\n"
+            "                           what its score is (core/model/arch_registry.c)\n"
             "  --help                   this text\n");
+}
+
+// The architecture registry, as text or JSON.
+static int cmd_info_architectures(int json) {
+    cJSON *arr = json ? cJSON_CreateArray() : NULL;
+    if (json && !arr) return 1;
+    if (!json) printf("%-8s %-40s %-20s %s\n", "family", "architectures", "tokenizer", "score");
+    for (const arch_ops *const *a = arch_list(); *a; a++) {
+        char names[512] = "";
+        size_t used = 0;
+        for (const char *const *n = (*a)->hf_architectures; *n && used < sizeof names; n++)
+            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? "," : "", *n);
+        if (!json) {
+            printf("%-8s %-40s %-20s %s\n", (*a)->name, names, (*a)->tokenizer, (*a)->score_kind);
+            continue;
+        }
+        cJSON *o = cJSON_CreateObject(), *hf = cJSON_CreateArray();
+        if (!o || !hf) {
+            cJSON_Delete(o);
+            cJSON_Delete(hf);
+            cJSON_Delete(arr);
+            return 1;
+        }
+        cJSON_AddStringToObject(o, "family", (*a)->name);
+        for (const char *const *n = (*a)->hf_architectures; *n; n++)
+            cJSON_AddItemToArray(hf, cJSON_CreateString(*n));
+        cJSON_AddItemToObject(o, "architectures", hf);
+        cJSON_AddStringToObject(o, "tokenizer", (*a)->tokenizer);
+        cJSON_AddStringToObject(o, "score_kind", (*a)->score_kind);
+        cJSON_AddItemToArray(arr, o);
+    }
+    if (json) {
+        char *text = cJSON_Print(arr);
+        cJSON_Delete(arr);
+        if (!text) return 1;
+        printf("%s\n", text);
+        cJSON_free(text);
+    }
+    return 0;
 }
 
 // The folder being described: a validated checkpoint, or config.json alone.
@@ -289,10 +334,12 @@ int cmd_info(int argc, char **argv) {
         CLI_OPTION_MODEL,
         CLI_OPTION_JSON,
         CLI_OPTION_ALLOW_UNUSED_TENSORS,
+        {"architectures", no_argument, NULL, 'a'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     cli_common_opts co = {0};
+    int list_architectures = 0;
     optind = 1;
     opterr = 0;
     int c;
@@ -304,6 +351,9 @@ int cmd_info(int argc, char **argv) {
         case 'h':
             cmd_info_usage(stdout);
             return 0;
+        case 'a':
+            list_architectures = 1;
+            break;
         default:
             fprintf(stderr, "grating info: unknown or incomplete option '%s'\n", argv[optind - 1]);
             cmd_info_usage(stderr);
@@ -316,6 +366,7 @@ int cmd_info(int argc, char **argv) {
     }
     const char *dir = co.model;
     int json = co.json, allow_unused = co.allow_unused_tensors;
+    if (list_architectures) return cmd_info_architectures(json);
     if (!dir) {
         fprintf(stderr, "grating info: --model DIR is required\n");
         cmd_info_usage(stderr);

@@ -17,7 +17,7 @@ static void cmd_synth_usage(FILE *out) {
             "                     [--max-shard-size BYTES] [--scale X] [--force]\n\n"
             "Writes a complete Hugging Face model folder for the architecture of FILE\n"
             "(config.json): config.json copied byte for byte, the tokenizer files found next\n"
-            "to FILE (or a generated BERT vocab.txt), and generated weights of the exact\n"
+            "to FILE (or a vocabulary the family generates), and generated weights of the exact\n"
             "shapes, deterministic for a seed on every machine.\n\n"
             "  --config FILE          the config.json to build\n"
             "  --out DIR              the folder to write (must not exist or be empty; missing\n"

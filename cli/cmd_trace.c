@@ -53,7 +53,8 @@ static void trace_usage(FILE *out) {
             "  --threads N     compute threads (default: OPENBLAS_NUM_THREADS or every core);\n"
             "                  recorded in the trace\n"
             "  --force         replace an existing FILE.h5 (missing parent folders are created)\n"
-            "  --instruction T Qwen3-Reranker instruction (default: the model card's)\n\n"
+            "  --instruction T instruction of instruction-following templates (default: the\n"
+            "                  model card's)\n\n"
             "The model, dataset and run paths are stored as absolute paths, so the trace\n"
             "can be swept from any folder.\n");
 }

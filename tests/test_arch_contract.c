@@ -487,11 +487,28 @@ static void test_policies_contract(void **state) {
     fflush(stdout);
 }
 
+// `grating info --architectures` lists every registered family with its
+// names and tokenizer (what users read instead of the registry source).
+static void test_info_lists_registry(void **state) {
+    (void)state;
+    const char *args[] = {"info", "--architectures", NULL};
+    char *out = NULL, *err = NULL;
+    assert_int_equal(testutil_run_grating(args, &out, &err), 0);
+    for (const arch_ops *const *a = arch_list(); *a; a++) {
+        assert_non_null(strstr(out, (*a)->name));
+        assert_non_null(strstr(out, (*a)->hf_architectures[0]));
+        assert_non_null(strstr(out, (*a)->tokenizer));
+    }
+    free(out);
+    free(err);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arch_registry_entries),
         cmocka_unit_test(test_arch_families_contract),
         cmocka_unit_test(test_policies_contract),
+        cmocka_unit_test(test_info_lists_registry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

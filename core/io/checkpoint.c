@@ -58,7 +58,7 @@ static int checkpoint_lookup_exact(const checkpoint *ck, const char *name, check
     return 1;
 }
 
-// The legacy name of `name` (TF-converted BERT: LayerNorm.gamma / .beta), or
+// The legacy name of `name` (TF-converted checkpoints: LayerNorm.gamma / .beta), or
 // 0 when there is none.
 static int checkpoint_alias(const char *name, char *alias, size_t cap) {
     static const struct {

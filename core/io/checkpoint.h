@@ -17,12 +17,12 @@
  *     }
  *     size_t n = (size_t)(ck.cfg.hidden_size * ck.cfg.hidden_size);
  *     float *wq = mem_alloc(MEM_WEIGHTS, n * sizeof *wq); // (hidden, hidden)
- *     st = checkpoint_read_f32(&ck, "bert.encoder.layer.0.attention.self.query.weight", wq, n);
+ *     st = checkpoint_read_f32(&ck, "encoder.layer.0.attention.self.query.weight", wq, n);
  *     ...
  *     checkpoint_close(&ck);
  *
  * Names are the Hugging Face names of model_config_tensor_specs(); the legacy
- * aliases of old TF-converted BERT checkpoints (LayerNorm.gamma / .beta for
+ * aliases of old TF-converted checkpoints (LayerNorm.gamma / .beta for
  * LayerNorm.weight / .bias) are resolved by checkpoint_find(), which every
  * other lookup goes through.
  *
@@ -112,7 +112,7 @@ status checkpoint_read_raw(const checkpoint *ck, const char *name, void *dst, si
 status checkpoint_layer_bytes(const checkpoint *ck, int layer, checkpoint_bytes *out);
 
 // Bytes of the tensors before the layer stack (embeddings) and after it
-// (pooler + classifier for BERT).
+// (e.g. a pooler and classifier).
 checkpoint_bytes checkpoint_embedding_bytes(const checkpoint *ck);
 checkpoint_bytes checkpoint_head_bytes(const checkpoint *ck);
 

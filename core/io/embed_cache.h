@@ -1,7 +1,7 @@
 /*
  * embed_cache.h - an LRU cache of embedding-table rows read from the
  * checkpoint on a miss (the paper's "embedding table cache"): instead of the
- * whole (V, H) table (Qwen3-Reranker-0.6B: 151,669 x 1,024, 593 MiB in f32),
+ * whole (V, H) table (a 0.6B decoder reranker: 151,669 x 1,024, 593 MiB in f32),
  * only `capacity` rows are resident (the paper's default: 10% of the
  * vocabulary).
  *

@@ -8,7 +8,7 @@
 #include <string.h>
 
 // Upper bounds of the sizes read from config.json. They are far above any
-// released checkpoint (Qwen3-235B: hidden 4096, 94 layers, vocab 151,936) and
+// released checkpoint (a 235B decoder: hidden 4096, 94 layers, vocab 151,936) and
 // low enough that every product of two or three of them fits in int64_t and
 // size_t, and that a loop over layers ends at once. A value above them is an
 // error naming the file and the key, never a truncation.
@@ -96,8 +96,8 @@ static status model_config_from_json(model_config *cfg, const cJSON *root, const
     const cJSON *first = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
     if (!cJSON_IsString(first))
         return status_fail(STATUS_ERR_FORMAT,
-                           "%s: expected \"architectures\": [\"BertForSequenceClassification\"] "
-                           "(a non-empty array of strings)",
+                           "%s: expected \"architectures\": [\"NAME\"] (a non-empty array of "
+                           "strings; `grating info --architectures` lists the names)",
                            path);
     snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", first->valuestring);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype");

@@ -46,7 +46,7 @@ void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, cons
 void ops_layernorm_rows_ref(float *x, size_t n, size_t dim, const float *gamma, const float *beta,
                             float eps);
 
-// In place: x * 0.5 * (1 + erf(x / sqrt(2))) (BERT "gelu").
+// In place: x * 0.5 * (1 + erf(x / sqrt(2))) (Hugging Face "gelu", the erf form).
 void ops_gelu_erf(float *x, size_t n);
 void ops_gelu_erf_ref(float *x, size_t n);
 
@@ -54,8 +54,8 @@ void ops_gelu_erf_ref(float *x, size_t n);
 void ops_softmax_rows(float *x, size_t n, size_t dim, float scale);
 void ops_softmax_rows_ref(float *x, size_t n, size_t dim, float scale);
 
-// Qwen3 / LLaMA RMSNorm, per row of `dim`: y = (x / sqrt(mean(x^2) + eps)) * w,
-// in the order of Hugging Face's Qwen3RMSNorm (normalise, round to float,
+// RMSNorm (LLaMA and its descendants), per row of `dim`: y = (x / sqrt(mean(x^2) + eps)) * w,
+// in the order of Hugging Face's LlamaRMSNorm and its copies (normalise, round to float,
 // then multiply by the weight). y may equal x (in place). The sum of squares
 // accumulates in double (torch uses float; ~1e-7 relative difference).
 void ops_rmsnorm_rows(const float *x, size_t n, size_t dim, const float *w, float eps, float *y);
