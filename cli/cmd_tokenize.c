@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-// A folder without config.json is a tokenizer folder of vocab.txt (as
-// before the architecture registry).
-#define TOKENIZE_DEFAULT_TOKENIZER "wordpiece-bert"
+// A folder without config.json (a bare tokenizer folder, e.g. vocab.txt)
+// gets the tokenizer of the registry's first family (core/model/arch_registry.c).
+#define TOKENIZE_DEFAULT_TOKENIZER (arch_list()[0]->tokenizer)
 
 static void tokenize_usage(FILE *out) {
     fprintf(out,
