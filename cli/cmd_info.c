@@ -42,7 +42,8 @@ static int cmd_info_architectures(int json) {
         char names[512] = "";
         size_t used = 0;
         for (const char *const *n = (*a)->hf_architectures; *n && used < sizeof names; n++)
-            used += (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? "," : "", *n);
+            used +=
+                (size_t)snprintf(names + used, sizeof names - used, "%s%s", used ? "," : "", *n);
         if (!json) {
             printf("%-8s %-40s %-20s %s\n", (*a)->name, names, (*a)->tokenizer, (*a)->score_kind);
             continue;

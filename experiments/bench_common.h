@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-
 static int bench_cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);

@@ -144,12 +144,14 @@ enum { SWEEP_MAX_CONFIGS = 100000 };
 // Adds the number of configurations `grid` expands to (times k x chunk
 // values) to *total, before anything is expanded: a grid key given twice, or
 // a grid larger than SWEEP_MAX_CONFIGS in all, is an error naming the config.
-static status sweep_grid_count(const cJSON *grid, const char *what, size_t per_point, size_t *total) {
+static status sweep_grid_count(const cJSON *grid, const char *what, size_t per_point,
+                               size_t *total) {
     size_t count = per_point;
     for (const cJSON *a = grid ? grid->child : NULL; a; a = a->next) {
         for (const cJSON *b = grid->child; b != a; b = b->next)
             if (strcmp(a->string, b->string) == 0)
-                return status_fail(STATUS_ERR_FORMAT, "%s: grid key '%s' is given twice", what, a->string);
+                return status_fail(STATUS_ERR_FORMAT, "%s: grid key '%s' is given twice", what,
+                                   a->string);
         size_t m = cJSON_IsArray(a) ? (size_t)cJSON_GetArraySize(a) : 1;
         if (m > 0 && count > SWEEP_MAX_CONFIGS / m)
             count = SWEEP_MAX_CONFIGS + 1;
@@ -157,10 +159,11 @@ static status sweep_grid_count(const cJSON *grid, const char *what, size_t per_p
             count *= m > 0 ? m : 1;
     }
     if (count > SWEEP_MAX_CONFIGS - *total)
-        return status_fail(STATUS_ERR_FORMAT,
-                           "%s: the grid expands to more than %d configurations in all (k x chunk x "
-                           "every grid array); split it into several grid files",
-                           what, (int)SWEEP_MAX_CONFIGS);
+        return status_fail(
+            STATUS_ERR_FORMAT,
+            "%s: the grid expands to more than %d configurations in all (k x chunk x "
+            "every grid array); split it into several grid files",
+            what, (int)SWEEP_MAX_CONFIGS);
     *total += count;
     return STATUS_OK;
 }
@@ -350,16 +353,15 @@ typedef struct {
     double *run_scores; // (n,) scratch: exported scores
     int *judged;        // (n_judged,)
     size_t n_judged;
-    int has_judgements; // the qrels have at least one line for this query
-    double *flops;      // (n,) one layer over candidate i
-    double flops_all;   // one layer over all candidates
-    size_t *lens_desc;  // (n,) token lengths, longest first
+    int has_judgements;       // the qrels have at least one line for this query
+    double *flops;            // (n,) one layer over candidate i
+    double flops_all;         // one layer over all candidates
+    size_t *lens_desc;        // (n,) token lengths, longest first
     const model_config *cost; // the architecture the costs come from
 } sweep_query;
 
-static status sweep_query_prepare(sweep_query *sq, const trace_query *q,
-                                  const model_config *cost, const beir_dataset *labels, size_t L,
-                                  const char *trace_path) {
+static status sweep_query_prepare(sweep_query *sq, const trace_query *q, const model_config *cost,
+                                  const beir_dataset *labels, size_t L, const char *trace_path) {
     memset(sq, 0, sizeof *sq);
     sq->q = q;
     sq->cost = cost;
@@ -628,8 +630,8 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         return status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
     }
     model_config cost;
-    if ((st = sweep_cost_config(&t->meta, NULL, &cost, r->cost_model,
-                                sizeof r->cost_model)) != STATUS_OK) {
+    if ((st = sweep_cost_config(&t->meta, NULL, &cost, r->cost_model, sizeof r->cost_model)) !=
+        STATUS_OK) {
         free(sq);
         sweep_results_free(r);
         return st;
@@ -640,9 +642,7 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         r->qids[qi] = strdup(t->queries[i].qid);
         r->query_index[qi] = i;
         if (!r->qids[qi]) st = status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
-        if (!st)
-            st = sweep_query_prepare(&sq[qi], &t->queries[i], &cost, labels, L,
-                                     t->meta.run);
+        if (!st) st = sweep_query_prepare(&sq[qi], &t->queries[i], &cost, labels, L, t->meta.run);
         if (!st && labels && !sq[qi].has_judgements) r->n_unjudged++;
     }
     for (size_t ci = 0; ci < g->n_configs && st == STATUS_OK; ci++) {

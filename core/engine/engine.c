@@ -41,10 +41,14 @@ void engine_result_free(engine_result *r) {
 
 const char *engine_exit_name(engine_exit e) {
     switch (e) {
-    case ENGINE_EXIT_FINAL: return "final";
-    case ENGINE_EXIT_SELECT: return "select";
-    case ENGINE_EXIT_DROP: return "drop";
-    case ENGINE_EXIT_STOP: return "stop";
+    case ENGINE_EXIT_FINAL:
+        return "final";
+    case ENGINE_EXIT_SELECT:
+        return "select";
+    case ENGINE_EXIT_DROP:
+        return "drop";
+    case ENGINE_EXIT_STOP:
+        return "stop";
     }
     return "unknown";
 }
@@ -76,7 +80,8 @@ static void engine_compact(const reranker_batch *b, const size_t *active, size_t
     size_t write = 0;
     for (size_t i = 0; i < n_active; i++) {
         size_t c = active[i], len = b->seq_len[c];
-        if (cur_start[c] != write) memmove(h + write * H, h + cur_start[c] * H, len * H * sizeof *h);
+        if (cur_start[c] != write)
+            memmove(h + write * H, h + cur_start[c] * H, len * H * sizeof *h);
         cur_start[c] = write;
         view_start[i] = write;
         view_len[i] = len;
@@ -108,8 +113,10 @@ status engine_tracker_init(engine_tracker *t, engine_result *r, policy *p, size_
         r->exit_score[i] = NAN;
         r->order[i] = i;
     }
-    for (size_t i = 0; i < (L + 1) * n; i++) r->layer_scores[i] = NAN;
-    for (size_t l = 0; l < L; l++) r->layer_seconds[l] = r->read_seconds[l] = r->wait_seconds[l] = 0.0;
+    for (size_t i = 0; i < (L + 1) * n; i++)
+        r->layer_scores[i] = NAN;
+    for (size_t l = 0; l < L; l++)
+        r->layer_seconds[l] = r->read_seconds[l] = r->wait_seconds[l] = 0.0;
     r->candidate_layers = 0;
     r->candidate_layers_full = n * L;
     r->layers_run = 0;
@@ -138,8 +145,13 @@ status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores,
     }
     if (layer >= L || t->n_active == 0) return STATUS_OK; // final scores recorded
 
-    policy_input in = {.layer = (int)layer, .n_layers = (int)L, .n_total = n, .k = t->k,
-                       .n_selected = t->n_selected, .n_active = t->n_active, .ids = t->active,
+    policy_input in = {.layer = (int)layer,
+                       .n_layers = (int)L,
+                       .n_total = n,
+                       .k = t->k,
+                       .n_selected = t->n_selected,
+                       .n_active = t->n_active,
+                       .ids = t->active,
                        .scores = scores};
     int stopped = 0;
     double t0 = clock_now_seconds();
@@ -174,7 +186,8 @@ status engine_tracker_step(engine_tracker *t, size_t layer, const float *scores,
 
 void engine_tracker_finish(engine_tracker *t) {
     engine_result *r = t->r;
-    for (size_t i = 0; i < r->n; i++) r->order[i] = i;
+    for (size_t i = 0; i < r->n; i++)
+        r->order[i] = i;
     qsort_r(r->order, r->n, sizeof *r->order, engine_cmp_order, r);
 }
 
@@ -189,10 +202,12 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
                            r->n, r->n_layers, n, L);
     weight_window *win = opt->window;
     if (!win && !reranker_layers_resident(m))
-        return status_fail(STATUS_ERR_ARG, "engine: the layers are not resident and no weight window is given");
+        return status_fail(STATUS_ERR_ARG,
+                           "engine: the layers are not resident and no weight window is given");
     if (win && (win->n_layers != L || win->slot_floats < reranker_layer_floats(m)))
-        return status_fail(STATUS_ERR_ARG, "engine: weight window of %zu layers x %zu floats does not fit the "
-                                           "model (%zu layers x %zu floats)",
+        return status_fail(STATUS_ERR_ARG,
+                           "engine: weight window of %zu layers x %zu floats does not fit the "
+                           "model (%zu layers x %zu floats)",
                            win->n_layers, win->slot_floats, L, reranker_layer_floats(m));
     engine_tracker t;
     if ((st = engine_tracker_init(&t, r, p, opt->k)) != STATUS_OK) return st;
@@ -207,10 +222,12 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
         return STATUS_ERR_NOMEM;
     }
     memcpy(lens, b->seq_len, n * sizeof *lens);
-    for (size_t i = 0; i < n; i++) max_len = lens[i] > max_len ? lens[i] : max_len;
+    for (size_t i = 0; i < n; i++)
+        max_len = lens[i] > max_len ? lens[i] : max_len;
     for (size_t taken = 0; taken < chunk; taken++) { // partial selection of the longest
         size_t best = taken;
-        for (size_t j = taken + 1; j < n; j++) best = lens[j] > lens[best] ? j : best;
+        for (size_t j = taken + 1; j < n; j++)
+            best = lens[j] > lens[best] ? j : best;
         size_t tmp = lens[taken];
         lens[taken] = lens[best];
         lens[best] = tmp;
@@ -266,8 +283,8 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
                 chunk_start[i] = view_start[s0 + i] - tok0;
                 tok += view_len[s0 + i];
             }
-            reranker_batch cv = {.n_seq = count, .n_tok = tok, .seq_start = chunk_start,
-                                 .seq_len = view_len + s0};
+            reranker_batch cv = {
+                .n_seq = count, .n_tok = tok, .seq_start = chunk_start, .seq_len = view_len + s0};
             if (tok > r->peak_chunk_tokens) r->peak_chunk_tokens = tok;
             st = win ? reranker_layer_forward_slot(m, slot, &cv, h + tok0 * H, &ws)
                      : reranker_layer_forward(m, l, &cv, h + tok0 * H, &ws);

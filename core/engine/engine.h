@@ -66,9 +66,9 @@ typedef struct {
 typedef struct {
     size_t n, n_layers; // N candidates, L layers
     // Per candidate (n,):
-    int *exit_layer;         // the layer whose scores it left at (L for FINAL)
+    int *exit_layer; // the layer whose scores it left at (L for FINAL)
     engine_exit *exit_reason;
-    float *exit_score;       // its latest provisional score
+    float *exit_score; // its latest provisional score
     // (L + 1, n): provisional score of candidate i after layer l; NaN where it
     // was not computed (the candidate had left).
     float *layer_scores;
@@ -101,8 +101,8 @@ status engine_run(const reranker *m, const reranker_batch *b, policy *p, const e
 // candidate: layer_scores (n_layers + 1, n_seq), row l = after layer l. It is
 // engine_run with the `none` policy (one chunked forward for every family
 // and every caller); chunk as in engine_options (0 = all at once; other
-// chunk sizes agree within float rounding, see above). Requires resident layers. Fails with STATUS_ERR_NUMERIC
-// on a non-finite score.
+// chunk sizes agree within float rounding, see above). Requires resident layers. Fails with
+// STATUS_ERR_NUMERIC on a non-finite score.
 status engine_forward_all_layers(const reranker *m, const reranker_batch *b, size_t chunk,
                                  float *layer_scores);
 
@@ -126,8 +126,8 @@ typedef struct {
     policy *p;
     size_t k;
     size_t n_active, n_selected;
-    size_t *active;            // (n,) ascending candidate indices still computing
-    policy_verdict *verdicts;  // (n,)
+    size_t *active;           // (n,) ascending candidate indices still computing
+    policy_verdict *verdicts; // (n,)
 } engine_tracker;
 
 status engine_tracker_init(engine_tracker *t, engine_result *r, policy *p, size_t k);

@@ -80,18 +80,21 @@ static status model_config_find_arch(model_config *cfg, const char *path) {
     cfg->arch = arch_find(cfg->arch_name);
     if (cfg->arch) return STATUS_OK;
     const char *why = arch_refused_reason(cfg->arch_name);
-    if (why) return status_fail(STATUS_ERR_UNSUPPORTED, "%s: %s is not supported: %s", path, cfg->arch_name, why);
+    if (why)
+        return status_fail(STATUS_ERR_UNSUPPORTED, "%s: %s is not supported: %s", path,
+                           cfg->arch_name, why);
     char list[512] = "";
     size_t used = 0;
     for (const arch_ops *const *a = arch_list(); *a; a++)
         for (const char *const *n = (*a)->hf_architectures; *n && used < sizeof list; n++)
             used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? ", " : "", *n);
-    return status_fail(STATUS_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: %s)", path,
-                       cfg->arch_name, list);
+    return status_fail(STATUS_ERR_UNSUPPORTED, "%s: unknown architecture '%s' (supported: %s)",
+                       path, cfg->arch_name, list);
 }
 
 static status model_config_from_json(model_config *cfg, const cJSON *root, const char *path) {
-    if (!cJSON_IsObject(root)) return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object", path);
+    if (!cJSON_IsObject(root))
+        return status_fail(STATUS_ERR_FORMAT, "%s: expected a JSON object", path);
     const cJSON *archs = cJSON_GetObjectItemCaseSensitive(root, "architectures");
     const cJSON *first = cJSON_IsArray(archs) ? cJSON_GetArrayItem(archs, 0) : NULL;
     if (!cJSON_IsString(first))
@@ -102,7 +105,8 @@ static status model_config_from_json(model_config *cfg, const cJSON *root, const
     snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", first->valuestring);
     const cJSON *dt = cJSON_GetObjectItemCaseSensitive(root, "torch_dtype");
     if (!cJSON_IsString(dt)) dt = cJSON_GetObjectItemCaseSensitive(root, "dtype");
-    if (cJSON_IsString(dt)) snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", dt->valuestring);
+    if (cJSON_IsString(dt))
+        snprintf(cfg->torch_dtype, sizeof cfg->torch_dtype, "%s", dt->valuestring);
     status st = model_config_find_arch(cfg, path);
     if (st == STATUS_OK) st = cfg->arch->config_parse(cfg, root, path);
     if (st == STATUS_OK) st = model_config_check_sizes(cfg, path);
@@ -166,13 +170,17 @@ status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, s
     *specs = NULL;
     *n = 0;
     const arch_ops *a = cfg->arch;
-    if (!a) return status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported", cfg->arch_name);
+    if (!a)
+        return status_fail(STATUS_ERR_UNSUPPORTED, "tensor list: architecture %s not supported",
+                           cfg->arch_name);
     size_t n_layer = 0, n_global = 0, L = (size_t)cfg->n_layers; // n_layers <= 1024 (bounds)
     for (size_t i = 0; i < a->n_tensors; i++) {
         const arch_tensor *t = &a->tensors[i];
         if (t->present && !t->present(cfg)) continue;
-        if (t->flags & ARCH_T_LAYER) n_layer++;
-        else n_global++;
+        if (t->flags & ARCH_T_LAYER)
+            n_layer++;
+        else
+            n_global++;
     }
     size_t total = n_global + n_layer * L;
     tensor_spec *out = malloc((total ? total : 1) * sizeof *out);
@@ -187,7 +195,8 @@ status model_config_tensor_specs(const model_config *cfg, tensor_spec **specs, s
         }
         // The contiguous run of layer entries, repeated per layer.
         size_t end = i;
-        while (end < a->n_tensors && (a->tensors[end].flags & ARCH_T_LAYER)) end++;
+        while (end < a->n_tensors && (a->tensors[end].flags & ARCH_T_LAYER))
+            end++;
         for (size_t l = 0; l < L; l++)
             for (size_t j = i; j < end; j++)
                 if (!a->tensors[j].present || a->tensors[j].present(cfg))
