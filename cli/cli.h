@@ -89,6 +89,7 @@ typedef struct {
     int max_len_given;                     // --max-len was on the command line
     int threads;                           // --threads N (already applied); 0: not given
     int force, json, allow_unused_tensors; // --force, --json, --allow-unused-tensors
+    int matrix_dtype; // --compute f32|bf16: how the layer matrices are kept (ops_dtype)
 } cli_common_opts;
 
 enum {
@@ -108,6 +109,7 @@ enum {
     CLI_OPT_OUT,
     CLI_OPT_FORCE,
     CLI_OPT_JSON,
+    CLI_OPT_COMPUTE,
 };
 
 // clang-format off
@@ -129,6 +131,7 @@ enum {
 #define CLI_OPTION_OUT {"out", required_argument, 0, CLI_OPT_OUT}
 #define CLI_OPTION_FORCE {"force", no_argument, 0, CLI_OPT_FORCE}
 #define CLI_OPTION_JSON {"json", no_argument, 0, CLI_OPT_JSON}
+#define CLI_OPTION_COMPUTE {"compute", required_argument, 0, CLI_OPT_COMPUTE}
 
 // Groups, so that commands taking the same inputs take them the same way.
 // A command lists only the groups it accepts: an option it does not list
@@ -136,7 +139,7 @@ enum {
 // Running a model: score, rerank, trace.
 #define CLI_OPTS_MODEL                                                                             \
     CLI_OPTION_MODEL, CLI_OPTION_INSTRUCTION, CLI_OPTION_MAX_LEN, CLI_OPTION_THREADS,              \
-        CLI_OPTION_ALLOW_UNUSED_TENSORS
+        CLI_OPTION_ALLOW_UNUSED_TENSORS, CLI_OPTION_COMPUTE
 // One query and its candidates: score, rerank.
 #define CLI_OPTS_PAIRS                                                                             \
     CLI_OPTION_QUERY, CLI_OPTION_QUERIES, CLI_OPTION_QID, CLI_OPTION_DOCS, CLI_OPTION_DOC_IDS
@@ -161,6 +164,10 @@ int cli_parse_long(const char *cmd, const char *name, const char *arg, long min,
 // the error and returns 0 when malformed. Without --threads a command uses
 // the BLAS default: OPENBLAS_NUM_THREADS if set, else every core.
 int cli_parse_threads(const char *cmd, const char *arg);
+// "f32" / "bf16" for an ops_dtype (outputs, traces).
+const char *cli_compute_name(int matrix_dtype);
+// The matmul backend in force ("openblas", "onednn").
+const char *cli_backend_name(void);
 // The compute threads in force (print it in outputs and summaries).
 int cli_threads(void);
 

@@ -3,6 +3,8 @@
  * --force, ...) and progress lines that stay readable in a log file.
  */
 #include "cli.h"
+
+#include "model/ops.h"
 #include "base/clock.h"
 
 #include <cblas.h>
@@ -43,6 +45,14 @@ int cli_parse_long(const char *cmd, const char *name, const char *arg, long min,
     return 1;
 }
 
+const char *cli_compute_name(int matrix_dtype) {
+    return matrix_dtype == OPS_DTYPE_BF16 ? "bf16" : "f32";
+}
+
+const char *cli_backend_name(void) {
+    return "openblas";
+}
+
 int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o) {
     switch (c) {
     case CLI_OPT_MODEL:
@@ -63,6 +73,16 @@ int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o
         return 1;
     case CLI_OPT_ALLOW_UNUSED_TENSORS:
         o->allow_unused_tensors = 1;
+        return 1;
+    case CLI_OPT_COMPUTE:
+        if (strcmp(arg, "f32") == 0)
+            o->matrix_dtype = OPS_DTYPE_F32;
+        else if (strcmp(arg, "bf16") == 0)
+            o->matrix_dtype = OPS_DTYPE_BF16;
+        else {
+            fprintf(stderr, "grating %s: --compute must be f32 or bf16, got '%s'\n", cmd, arg);
+            return -1;
+        }
         return 1;
     case CLI_OPT_QUERY:
         o->query = arg;
@@ -153,6 +173,7 @@ int cli_add_provenance(cJSON *root, const char *model_dir, const reranker *m, lo
              cJSON_AddStringToObject(root, "model", abs) &&
              cJSON_AddStringToObject(root, "architecture", m->cfg.arch_name) &&
              cJSON_AddNumberToObject(root, "n_layers", m->cfg.n_layers) &&
+             cJSON_AddStringToObject(root, "compute", cli_compute_name(m->cfg.matrix_dtype)) &&
              cJSON_AddNumberToObject(root, "max_len", (double)max_len);
     free(abs);
     free(command);

@@ -410,7 +410,8 @@ static status rerank_session_open(rerank_session *s, const rerank_args *a) {
     reranker_options ropt = {.resident_layers = a->n_slots == 0,
                              .direct_io = a->direct,
                              .embed_cache_rows = a->cache_rows,
-                             .allow_unused_tensors = a->in.allow_unused_tensors};
+                             .allow_unused_tensors = a->in.allow_unused_tensors,
+                             .matrix_dtype = a->in.matrix_dtype};
     if (a->embed_cache_arg &&
         (st = rerank_embed_cache_rows(a->in.model, a->cache_fraction, &ropt.embed_cache_rows)))
         return st;

@@ -159,7 +159,9 @@ int cmd_score(int argc, char **argv) {
     cli_batch s = {0};
     float *ls = NULL;
     status st;
-    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = co.allow_unused_tensors};
+    reranker_options ropt = {.resident_layers = 1,
+                             .allow_unused_tensors = co.allow_unused_tensors,
+                             .matrix_dtype = co.matrix_dtype};
     if ((st = cli_load_inputs(co.query, co.queries, qid, co.docs, co.doc_ids, &query, &docs)) ||
         (st = reranker_open_ex(&model, model_dir, co.instruction, &ropt)))
         goto done;

@@ -281,7 +281,9 @@ int cmd_trace(int argc, char **argv) {
         (st = trace_absolute_path(dataset_arg, "--dataset", &dataset)) ||
         (st = trace_absolute_path(run_arg, "--run", &run_path)))
         goto done;
-    reranker_options ropt = {.resident_layers = 1, .allow_unused_tensors = allow_unused};
+    reranker_options ropt = {.resident_layers = 1,
+                             .allow_unused_tensors = allow_unused,
+                             .matrix_dtype = co.matrix_dtype};
     if ((st = reranker_open_ex(&m, model_dir, instruction, &ropt))) goto done;
     model_open = 1;
     if ((st = reranker_check_max_len(&m, &max_len, max_len_given))) goto done;
@@ -325,6 +327,9 @@ int cmd_trace(int argc, char **argv) {
              (unsigned long long)trace_fnv1a(config_text, config_len));
     time_t now = time(NULL);
     strftime(created, sizeof created, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+    char kernels[128];
+    snprintf(kernels, sizeof kernels, "matrices %s; backend %s", cli_compute_name(m.cfg.matrix_dtype),
+             cli_backend_name());
     trace_meta meta = {.model = model_dir,
                        .config_hash = hash,
                        .architecture = m.cfg.arch_name,
@@ -342,7 +347,8 @@ int cmd_trace(int argc, char **argv) {
                        .version = GRATING_VERSION,
                        .created = created,
                        .threads = cli_threads(),
-                       .config = config_text};
+                       .config = config_text,
+                       .kernels = kernels};
     if ((st = trace_writer_open(&w, out, &meta, resume))) goto done;
     if (w.note) fprintf(stderr, "grating trace: %s\n", w.note);
 

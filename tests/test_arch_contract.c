@@ -321,6 +321,49 @@ static void ac_check_family(const arch_ops *a, size_t *tested) {
     weight_window_free(&w);
     reranker_close(&str);
 
+    // Layer matrices kept in bf16 (every precision goes through the same
+    // slots): half the matrix bytes; streamed == resident bit for bit; scores
+    // within bf16 rounding of f32 (weights rounded to 8 mantissa bits: the
+    // relative error of a dot product is ~2^-9; checked against the score
+    // range, loosely, since a tiny random model has no margin to keep).
+    {
+        reranker_options o16 = {.resident_layers = 1, .matrix_dtype = OPS_DTYPE_BF16};
+        reranker r16, s16;
+        if (reranker_open_ex(&r16, model, NULL, &o16) != STATUS_OK)
+            fail_msg("family %s: open bf16: %s", a->name, status_message());
+        size_t f32_bytes = arch_layer_bytes(&r.cfg), bf16_bytes = arch_layer_bytes(&r16.cfg);
+        assert_true(bf16_bytes < f32_bytes && bf16_bytes * 2 >= f32_bytes);
+        float *s_res = calloc(cells, sizeof *s_res), *s_str = calloc(cells, sizeof *s_str);
+        assert_non_null(s_res);
+        assert_non_null(s_str);
+        ac_run_none(&r16, b, 3, NULL, s_res);
+        o16.resident_layers = 0;
+        if (reranker_open_ex(&s16, model, NULL, &o16) != STATUS_OK)
+            fail_msg("family %s: open bf16 streamed: %s", a->name, status_message());
+        weight_window w16;
+        assert_int_equal(weight_window_init(&w16, 2, reranker_layer_floats(&s16), L,
+                                            reranker_layer_read, &s16),
+                         STATUS_OK);
+        ac_run_none(&s16, b, 3, &w16, s_str);
+        ac_assert_same(a->name, "bf16 streamed vs bf16 resident (chunk 3)", s_res, s_str, cells);
+        double lo = chunk3[0], hi = chunk3[0], worst16 = 0.0;
+        for (size_t i = 0; i < cells; i++) {
+            lo = chunk3[i] < lo ? chunk3[i] : lo;
+            hi = chunk3[i] > hi ? chunk3[i] : hi;
+            double d = fabs((double)s_res[i] - (double)chunk3[i]);
+            worst16 = d > worst16 ? d : worst16;
+        }
+        printf("contract: family %s: bf16 matrices: slot %zu of %zu bytes, max |bf16 - f32| "
+               "%.3g (score range %.3g), streamed == resident\n",
+               a->name, bf16_bytes, f32_bytes, worst16, hi - lo);
+        assert_true(worst16 <= 0.05 * (hi - lo) + 1e-3);
+        weight_window_free(&w16);
+        reranker_close(&s16);
+        reranker_close(&r16);
+        free(s_res);
+        free(s_str);
+    }
+
     // Embedding cache of 8 rows (evicting within one query) == full table.
     reranker cached;
     reranker_options copt = {.resident_layers = 1, .embed_cache_rows = 8};

@@ -67,6 +67,8 @@ void trace_meta_free(trace_meta *m) {
     }
     free(m->config);
     m->config = NULL;
+    free(m->kernels);
+    m->kernels = NULL;
 }
 
 static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
@@ -76,8 +78,9 @@ static status trace_meta_copy(trace_meta *dst, const trace_meta *src) {
         *trace_meta_string(dst, i) = strdup(v ? v : "");
         if (!*trace_meta_string(dst, i)) return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     }
-    dst->config = NULL;
-    if (src->config && !(dst->config = strdup(src->config)))
+    dst->config = dst->kernels = NULL;
+    if ((src->config && !(dst->config = strdup(src->config))) ||
+        (src->kernels && !(dst->kernels = strdup(src->kernels))))
         return status_fail(STATUS_ERR_NOMEM, "trace: out of memory");
     return STATUS_OK;
 }
@@ -95,6 +98,9 @@ static status trace_meta_write(hid_t file, trace_meta *m, const char *path) {
         return st;
     if (m->config && m->config[0] &&
         (st = h5util_attr_write_string(file, "config", m->config, path)))
+        return st;
+    if (m->kernels && m->kernels[0] &&
+        (st = h5util_attr_write_string(file, "kernels", m->kernels, path)))
         return st;
     const char *schema = "grating-trace-1";
     return h5util_attr_write_string(file, "schema", schema, path);
@@ -117,6 +123,9 @@ static status trace_meta_read(hid_t file, trace_meta *m, const char *path) {
     // Optional (traces before issue 11 do not have it).
     if (st == STATUS_OK && H5Aexists(file, "config") > 0)
         st = h5util_attr_read_string(file, "config", &m->config, path);
+    // Optional (traces before issue 12 do not have it).
+    if (st == STATUS_OK && H5Aexists(file, "kernels") > 0)
+        st = h5util_attr_read_string(file, "kernels", &m->kernels, path);
     if (st == STATUS_OK && (m->n_layers < 1 || m->n_layers > 1000))
         st = status_fail(STATUS_ERR_FORMAT, "%s: n_layers %lld out of range", path, (long long)m->n_layers);
     if (st != STATUS_OK) trace_meta_free(m);

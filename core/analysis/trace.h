@@ -61,6 +61,9 @@ typedef struct {
     // since issue 11; NULL when absent): the sweep's cost model reads the
     // architecture's sizes (heads, key/value heads, head_dim, ...) from it.
     char *config;
+    // How the forwards ran (optional attribute "kernels", traces since issue
+    // 12; NULL when absent): e.g. "matrices bf16; backend openblas".
+    char *kernels;
 } trace_meta;
 
 typedef struct {

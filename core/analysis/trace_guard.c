@@ -158,6 +158,7 @@ static void guard_put_meta(guard_buf *b, trace_meta *m) {
         guard_put_u64(b, (uint64_t)*trace_meta_int_field(m, i, NULL));
     guard_put_u64(b, (uint64_t)m->threads); // optional attribute, not in the int list
     guard_put_str(b, m->config);             // optional attribute, NULL when absent
+    guard_put_str(b, m->kernels);            // optional attribute, NULL when absent
 }
 
 // Decodes guard_put_meta: the same number of fields as this build has.
@@ -178,6 +179,7 @@ static void guard_get_meta(guard_stream *r, trace_meta *m, int strings_required)
     m->threads = (int64_t)guard_get_u64(r);
     if (m->threads < 0 || m->threads > 4096) r->bad = 1;
     if (!r->bad) guard_get_str(r, &m->config, 0);
+    if (!r->bad) guard_get_str(r, &m->kernels, 0);
 }
 
 static void guard_put_trace(guard_buf *b, trace *t) {

@@ -31,7 +31,8 @@ status reranker_open_ex(reranker *r, const char *dir, const char *instruction,
         return st;
     arch_model_options mo = {.resident_layers = opt->resident_layers,
                              .embed_cache_rows = opt->embed_cache_rows,
-                             .allow_unused_tensors = opt->allow_unused_tensors};
+                             .allow_unused_tensors = opt->allow_unused_tensors,
+                             .matrix_dtype = opt->matrix_dtype};
     if ((st = arch_model_open(&r->model, dir, &mo, &r->tok)) != STATUS_OK) {
         tokenizer_close(&r->tok);
         memset(r, 0, sizeof *r);

@@ -62,6 +62,11 @@ typedef struct {
     // more layers than config.json says) is accepted; 0 (default): refused
     // with the list (checkpoint_options, `--allow-unused-tensors`).
     int allow_unused_tensors;
+    // How the layer matrices are kept in memory and in weight-window slots
+    // (an ops_dtype): OPS_DTYPE_F32 (0, default) or OPS_DTYPE_BF16 (half the
+    // slot bytes; bf16 matmuls on the oneDNN backend, f32 math on bf16-valued
+    // weights converted per tile on OpenBLAS). `--compute f32|bf16`.
+    int matrix_dtype;
 } reranker_options;
 
 // Opens model + tokenizer of a Hugging Face folder as `opt` says.

@@ -1,4 +1,5 @@
 #include "io/checkpoint.h"
+#include "base/half.h"
 #include "model/arch.h"
 #include "base/json_file.h"
 #include "base/mem.h"
@@ -385,6 +386,25 @@ status checkpoint_read_f32(const checkpoint *ck, const char *name, float *dst, s
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;
     return safetensors_read_f32(t.file, t.info, dst, numel);
+}
+
+status checkpoint_read_bf16(const checkpoint *ck, const char *name, uint16_t *dst, size_t numel) {
+    checkpoint_tensor t;
+    status st = checkpoint_find(ck, name, &t);
+    if (st != STATUS_OK) return st;
+    if (t.info->dtype == SAFETENSORS_BF16 && (size_t)t.info->numel == numel)
+        return safetensors_read_raw(t.file, t.info, dst, numel * sizeof *dst);
+    if ((size_t)t.info->numel != numel) // the f32 reader says what was expected
+        return safetensors_read_f32_range(t.file, t.info, 0, numel, (float *)dst);
+    enum { BLOCK = 4096 };
+    float buf[BLOCK]; // (BLOCK,)
+    for (size_t i = 0; i < numel; i += BLOCK) {
+        size_t n = numel - i < BLOCK ? numel - i : BLOCK;
+        if ((st = safetensors_read_f32_range(t.file, t.info, i, n, buf)) != STATUS_OK) return st;
+        for (size_t j = 0; j < n; j++)
+            dst[i + j] = half_f32_to_bf16(buf[j]);
+    }
+    return STATUS_OK;
 }
 
 status checkpoint_read_f32_range(const checkpoint *ck, const char *name, size_t first, size_t count,

@@ -101,6 +101,11 @@ status checkpoint_read_f32(const checkpoint *ck, const char *name, float *dst, s
 
 // Reads elements [first, first + count) of the flattened tensor as f32, e.g.
 // rows r..r+k of the word embeddings: first = r * hidden, count = k * hidden.
+// Reads a floating tensor as bf16 (uint16 bits) into dst (numel elements):
+// a BF16 tensor is copied, F32 and F16 ones are rounded to nearest even
+// (blocks of a fixed size on the stack: no allocation). Same checks as
+// checkpoint_read_f32.
+status checkpoint_read_bf16(const checkpoint *ck, const char *name, uint16_t *dst, size_t numel);
 status checkpoint_read_f32_range(const checkpoint *ck, const char *name, size_t first, size_t count,
                                  float *dst);
 

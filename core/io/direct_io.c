@@ -125,6 +125,24 @@ status direct_io_read_f32(direct_io *io, const checkpoint *ck, const char *name,
     return STATUS_OK;
 }
 
+status direct_io_read_bf16(direct_io *io, const checkpoint *ck, const char *name, uint16_t *dst,
+                           size_t numel) {
+    checkpoint_tensor t;
+    status st = checkpoint_find(ck, name, &t);
+    if (st != STATUS_OK) return st;
+    const safetensors_tensor *info = t.info;
+    if (info->dtype == SAFETENSORS_F32 || (size_t)info->numel != numel || t.shard >= io->n_fds)
+        return checkpoint_read_bf16(ck, name, dst, numel); // its checks and messages
+    if (info->dtype != SAFETENSORS_BF16 && info->dtype != SAFETENSORS_F16)
+        return checkpoint_read_bf16(ck, name, dst, numel);
+    st = direct_io_copy(io, io->fds[t.shard], t.file->path, info->name, info->offset, numel * 2,
+                        (unsigned char *)dst);
+    if (st != STATUS_OK || info->dtype == SAFETENSORS_BF16) return st;
+    for (size_t i = 0; i < numel; i++)
+        dst[i] = half_f32_to_bf16(half_f16_to_f32(dst[i]));
+    return STATUS_OK;
+}
+
 status direct_io_cached_bytes(const char *path, uint64_t *cached, uint64_t *size) {
     *cached = *size = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -65,6 +65,12 @@ status direct_io_read_f32(direct_io *io, const checkpoint *ck, const char *name,
 
 // Bytes of the file at `path` that are in the page cache now (mincore over
 // a read-only mapping), and its size. For tests and cold-run reports.
+// The same as bf16 (checkpoint_read_bf16): a BF16 tensor with O_DIRECT; an
+// F16 one with O_DIRECT then converted in place; an F32 one (twice the bytes
+// of dst) through checkpoint_read_bf16's buffered blocks.
+status direct_io_read_bf16(direct_io *io, const checkpoint *ck, const char *name, uint16_t *dst,
+                           size_t numel);
+
 status direct_io_cached_bytes(const char *path, uint64_t *cached, uint64_t *size);
 
 #endif

@@ -40,34 +40,54 @@ static size_t arch_tensor_numel(const model_config *c, const arch_tensor *t) {
     return (size_t)arch_dim_value(c, t->dim0) * (size_t)arch_dim_value(c, t->dim1);
 }
 
-size_t arch_layer_floats(const model_config *c) {
-    size_t n = 0;
-    for (size_t i = 0; i < c->arch->n_tensors; i++) {
-        const arch_tensor *t = &c->arch->tensors[i];
-        if ((t->flags & ARCH_T_LAYER) && arch_tensor_present(c, t)) n += arch_tensor_numel(c, t);
-    }
-    return n;
+int arch_tensor_is_matrix(const arch_tensor *t) {
+    return (t->flags & ARCH_T_LAYER) && t->dim1 != ARCH_DIM_NONE;
 }
 
-// Offset in the slot of layer tensor i: the sizes of the tensors before it in
-// slot order.
+// Bytes of one element of table entry t as kept in a slot.
+static size_t arch_tensor_elem_bytes(const model_config *c, const arch_tensor *t) {
+    return arch_tensor_is_matrix(t) && c->matrix_dtype == OPS_DTYPE_BF16 ? 2 : 4;
+}
+
+// Byte offset in the slot of layer tensor i (slot order, each tensor aligned
+// to its element size; tensors of one dtype stay adjacent, so q/k/v or
+// gate/up remain one matrix), and the slot's total bytes when i == n_tensors.
 static size_t arch_slot_offset(const model_config *c, size_t i) {
     const arch_ops *a = c->arch;
+    int until = i < a->n_tensors ? a->tensors[i].slot : 1 << 30;
     size_t off = 0;
-    for (size_t j = 0; j < a->n_tensors; j++) {
+    for (int s = 0; s < until; s++) {
+        size_t j = 0;
+        while (j < a->n_tensors &&
+               !((a->tensors[j].flags & ARCH_T_LAYER) && a->tensors[j].slot == s))
+            j++;
+        if (j == a->n_tensors) break; // past the last slot position
         const arch_tensor *t = &a->tensors[j];
-        if ((t->flags & ARCH_T_LAYER) && t->slot < a->tensors[i].slot && arch_tensor_present(c, t))
-            off += arch_tensor_numel(c, t);
+        if (!arch_tensor_present(c, t)) continue;
+        size_t e = arch_tensor_elem_bytes(c, t);
+        off = (off + e - 1) / e * e + arch_tensor_numel(c, t) * e;
+    }
+    if (i < a->n_tensors) {
+        size_t e = arch_tensor_elem_bytes(c, &a->tensors[i]);
+        off = (off + e - 1) / e * e;
     }
     return off;
 }
 
-void arch_layer_views(const model_config *c, const float *slot, const float **views) {
+size_t arch_layer_bytes(const model_config *c) {
+    return arch_slot_offset(c, c->arch->n_tensors);
+}
+
+size_t arch_layer_floats(const model_config *c) {
+    return (arch_layer_bytes(c) + sizeof(float) - 1) / sizeof(float);
+}
+
+void arch_layer_views(const model_config *c, const void *slot, const void **views) {
     const arch_ops *a = c->arch;
     for (size_t i = 0; i < a->n_tensors; i++) {
         const arch_tensor *t = &a->tensors[i];
         views[i] = (t->flags & ARCH_T_LAYER) && arch_tensor_present(c, t)
-                       ? slot + arch_slot_offset(c, i)
+                       ? (const unsigned char *)slot + arch_slot_offset(c, i)
                        : NULL;
     }
 }
@@ -83,10 +103,15 @@ status arch_layer_read(const checkpoint *ck, int layer, float *slot, direct_io *
 #pragma GCC diagnostic ignored "-Wformat-nonliteral"
         snprintf(name, sizeof name, t->name, layer);
 #pragma GCC diagnostic pop
-        float *dst = slot + arch_slot_offset(c, i);
+        void *dst = (unsigned char *)slot + arch_slot_offset(c, i);
         size_t numel = arch_tensor_numel(c, t);
-        status st = io ? direct_io_read_f32(io, ck, name, dst, numel)
-                       : checkpoint_read_f32(ck, name, dst, numel);
+        status st;
+        if (arch_tensor_elem_bytes(c, t) == 2)
+            st = io ? direct_io_read_bf16(io, ck, name, dst, numel)
+                    : checkpoint_read_bf16(ck, name, dst, numel);
+        else
+            st = io ? direct_io_read_f32(io, ck, name, dst, numel)
+                    : checkpoint_read_f32(ck, name, dst, numel);
         if (st != STATUS_OK) return st;
     }
     return STATUS_OK;
@@ -202,6 +227,7 @@ status arch_model_open(arch_model *m, const char *dir, const arch_model_options 
     checkpoint_options ck_opt = {.allow_unused_tensors = opt->allow_unused_tensors};
     status st = checkpoint_open_ex(&m->ck, dir, &ck_opt);
     if (st != STATUS_OK) return st;
+    m->ck.cfg.matrix_dtype = opt->matrix_dtype; // the slot layout of this model
     m->cfg = m->ck.cfg;
     m->ops = m->cfg.arch;
     m->layer_floats = arch_layer_floats(&m->cfg);

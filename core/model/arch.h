@@ -48,6 +48,7 @@
 #include "io/embed_cache.h"
 #include "model/batch.h"
 #include "model/model_config.h"
+#include "model/ops.h"
 #include "tokenize/tokenizer.h"
 
 #include <stddef.h>
@@ -197,17 +198,35 @@ status arch_ops_check(const arch_ops *a);
 
 // Value of a dimension for a config.
 int64_t arch_dim_value(const model_config *cfg, arch_dim d);
-// Floats of one layer slot.
+// 1 when table entry t is a layer matrix: a 2-D layer tensor, kept in
+// cfg->matrix_dtype (the 1-D ones, norms and biases, stay f32).
+int arch_tensor_is_matrix(const arch_tensor *t);
+// Bytes of one layer slot: its tensors in slot order, matrices in
+// cfg->matrix_dtype, each tensor aligned to its element size.
+size_t arch_layer_bytes(const model_config *cfg);
+// The slot size in floats (arch_layer_bytes rounded up to 4 bytes): what
+// weight windows and resident storage allocate.
 size_t arch_layer_floats(const model_config *cfg);
 // Pointers into `slot` of every layer tensor: views[i] for table index i
-// (NULL for global tensors). views has cfg->arch->n_tensors entries.
-void arch_layer_views(const model_config *cfg, const float *slot, const float **views);
+// (NULL for global tensors). views has cfg->arch->n_tensors entries. A
+// matrix view holds cfg->matrix_dtype elements (arch_layer_matrix wraps it
+// for ops_linear_m); other views hold floats.
+void arch_layer_views(const model_config *cfg, const void *slot, const void **views);
+// The matrix of view i as an ops_matrix (data + dtype).
+static inline ops_matrix arch_layer_matrix(const model_config *cfg, const void *view) {
+    ops_matrix m = {.data = view, .dtype = (ops_dtype)cfg->matrix_dtype};
+    return m;
+}
 // FLOPs of the full forward over a batch: every layer over every sequence
 // plus the score head after the embeddings and every layer.
 double arch_forward_flops(const model_config *cfg, const reranker_batch *b);
 
 // How much of the model is kept in memory (see core/engine/reranker.h).
 typedef struct {
+    // How the layer matrices are kept (cfg.matrix_dtype): OPS_DTYPE_F32
+    // (default, as before) or OPS_DTYPE_BF16 (half the slot bytes; f32 and
+    // f16 checkpoints are rounded to nearest even at load, bf16 ones copied).
+    int matrix_dtype;
     int resident_layers;      // 1: all layers read at open; 0: streamed into slots
     size_t embed_cache_rows;  // 0: whole token table; > 0: LRU rows (core/io/embed_cache.h)
     int allow_unused_tensors; // checkpoint_options
@@ -235,7 +254,7 @@ struct arch_model {
 status arch_model_open(arch_model *m, const char *dir, const arch_model_options *opt,
                        const tokenizer *tok);
 void arch_model_close(arch_model *m);
-// Reads layer `layer` into slot (arch_layer_floats floats): buffered pread,
+// Reads layer `layer` into slot (arch_layer_bytes): buffered pread,
 // or O_DIRECT through io when io != NULL.
 status arch_layer_read(const checkpoint *ck, int layer, float *slot, direct_io *io);
 // The slot of layer l when resident, else NULL.

@@ -45,6 +45,11 @@ typedef struct {
     // "torch_dtype" (or newer "dtype") as written, e.g. "bfloat16"; "" when
     // absent. Only describes the weights (`grating info` without them).
     char torch_dtype[16];
+    // How grating keeps the layer matrices (2-D layer tensors) in memory and
+    // in weight-window slots: an ops_dtype (core/model/ops.h), OPS_DTYPE_F32
+    // (0) unless the model was opened with another (arch_model_options). Not
+    // a config.json key; every slot layout derives from it.
+    int matrix_dtype;
     // The family's own fields (its config_parse writes a struct here; a copy
     // of the config copies them).
     _Alignas(16) unsigned char family[MODEL_CONFIG_FAMILY_BYTES];

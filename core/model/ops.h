@@ -38,6 +38,20 @@ void ops_sgemm(int trans_b, size_t m, size_t n, size_t k, const float *a, size_t
 double ops_flops_executed(void);
 void ops_flops_reset(void);
 
+typedef enum { OPS_BACKEND_OPENBLAS = 0, OPS_BACKEND_ONEDNN } ops_backend;
+typedef enum { OPS_DTYPE_F32 = 0, OPS_DTYPE_BF16 } ops_dtype;
+// A weight matrix (out, in), row-major, as stored in a layer slot.
+typedef struct {
+    const void *data;
+    ops_dtype dtype;
+} ops_matrix;
+// y (n, out) = x (n, in) W^T + b like ops_linear, W in f32 or bf16.
+// f32 W: OpenBLAS sgemm or oneDNN f32 matmul; bf16 W: oneDNN bf16 matmul (x
+// converted to bf16, f32 accumulation and output) or, on OpenBLAS, W converted
+// to f32 per tile of rows (so a bf16 slot never needs an f32 copy).
+void ops_linear_m(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                  size_t out, float *y, int accumulate);
+
 // In place, per row of `dim`: (x - mean) / sqrt(var + eps) * gamma + beta.
 // Statistics accumulate in double (PyTorch uses a float Welford variant;
 // the difference is ~1e-7 relative).

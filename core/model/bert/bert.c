@@ -104,34 +104,35 @@ static const arch_tensor bert_tensors[BERT_N_TENSORS] = {
 };
 #undef BERT_L
 
-// Weights of one encoder layer, views into its slot.
+// Weights of one encoder layer, views into its slot. Matrices are kept in
+// cfg->matrix_dtype (f32 or bf16), vectors in f32.
 typedef struct {
-    const float *wqkv;  // (3H, H) query rows, then key rows, then value rows
+    ops_matrix wqkv;    // (3H, H) query rows, then key rows, then value rows
     const float *bqkv;  // (3H,)
-    const float *wo;    // (H, H) attention output dense
+    ops_matrix wo;      // (H, H) attention output dense
     const float *bo;    // (H,)
     const float *ln1_g; // (H,) attention output LayerNorm
     const float *ln1_b; // (H,)
-    const float *w1;    // (F, H) intermediate dense
+    ops_matrix w1;      // (F, H) intermediate dense
     const float *b1;    // (F,)
-    const float *w2;    // (H, F) output dense
+    ops_matrix w2;      // (H, F) output dense
     const float *b2;    // (H,)
     const float *ln2_g; // (H,) output LayerNorm
     const float *ln2_b; // (H,)
 } bert_layer_weights;
 
 static void bert_layer_bind(const model_config *c, const float *slot, bert_layer_weights *w) {
-    const float *v[BERT_N_TENSORS];
+    const void *v[BERT_N_TENSORS];
     arch_layer_views(c, slot, v);
-    *w = (bert_layer_weights){.wqkv = v[BERT_T_Q_W],
+    *w = (bert_layer_weights){.wqkv = arch_layer_matrix(c, v[BERT_T_Q_W]),
                               .bqkv = v[BERT_T_Q_B],
-                              .wo = v[BERT_T_O_W],
+                              .wo = arch_layer_matrix(c, v[BERT_T_O_W]),
                               .bo = v[BERT_T_O_B],
                               .ln1_g = v[BERT_T_LN1_G],
                               .ln1_b = v[BERT_T_LN1_B],
-                              .w1 = v[BERT_T_FFN1_W],
+                              .w1 = arch_layer_matrix(c, v[BERT_T_FFN1_W]),
                               .b1 = v[BERT_T_FFN1_B],
-                              .w2 = v[BERT_T_FFN2_W],
+                              .w2 = arch_layer_matrix(c, v[BERT_T_FFN2_W]),
                               .b2 = v[BERT_T_FFN2_B],
                               .ln2_g = v[BERT_T_LN2_G],
                               .ln2_b = v[BERT_T_LN2_B]};
@@ -309,16 +310,16 @@ static status bert_layer_forward(const arch_model *m, const float *slot, const r
     size_t n = b->n_tok, H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     float eps = (float)c->layer_norm_eps;
     // Self-attention block: h = LN(h + ctx Wo^T + bo).
-    ops_linear(h, n, H, w.wqkv, w.bqkv, 3 * H, ws->qkv, 0);
+    ops_linear_m(h, n, H, &w.wqkv, w.bqkv, 3 * H, ws->qkv, 0);
     bert_attention(c, b, ws);
     memcpy(ws->tmp, h, n * H * sizeof *h);
-    ops_linear(ws->ctx, n, H, w.wo, w.bo, H, ws->tmp, 1);
+    ops_linear_m(ws->ctx, n, H, &w.wo, w.bo, H, ws->tmp, 1);
     ops_layernorm_rows(ws->tmp, n, H, w.ln1_g, w.ln1_b, eps);
     // Feed-forward block: h = LN(a + gelu(a W1^T + b1) W2^T + b2), a = attention output.
-    ops_linear(ws->tmp, n, H, w.w1, w.b1, F, ws->ffn, 0);
+    ops_linear_m(ws->tmp, n, H, &w.w1, w.b1, F, ws->ffn, 0);
     ops_gelu_erf(ws->ffn, n * F);
     memcpy(h, ws->tmp, n * H * sizeof *h);
-    ops_linear(ws->ffn, n, F, w.w2, w.b2, H, h, 1);
+    ops_linear_m(ws->ffn, n, F, &w.w2, w.b2, H, h, 1);
     ops_layernorm_rows(h, n, H, w.ln2_g, w.ln2_b, eps);
     return STATUS_OK;
 }

@@ -129,38 +129,33 @@ static const arch_tensor qwen3_tensors[QWEN3_N_TENSORS] = {
 };
 #undef QWEN3_L
 
-// Weights of one decoder layer, views into its slot.
+// Weights of one decoder layer, views into its slot. Matrices are kept in
+// cfg->matrix_dtype (f32 or bf16), vectors in f32.
 // Q = n_heads * head_dim, KV = n_kv_heads * head_dim, D = head_dim.
 typedef struct {
     const float *ln1;    // (H,) input_layernorm
-    const float *wqkv;   // (Q + 2 KV, H) q_proj rows, then k_proj rows, then v_proj rows
-    const float *wo;     // (H, Q) o_proj
+    ops_matrix wqkv;     // (Q + 2 KV, H) q_proj rows, then k_proj rows, then v_proj rows
+    ops_matrix wo;       // (H, Q) o_proj
     const float *q_norm; // (D,)
     const float *k_norm; // (D,)
     const float *ln2;    // (H,) post_attention_layernorm
-    const float *wgu;    // (2F, H) gate_proj rows, then up_proj rows
-    const float *wdown;  // (H, F) down_proj
+    ops_matrix wgu;      // (2F, H) gate_proj rows, then up_proj rows
+    ops_matrix wdown;    // (H, F) down_proj
 } qwen3_layer_weights;
 
 static void qwen3_layer_bind(const model_config *c, const float *slot, qwen3_layer_weights *w) {
-    const float *v[QWEN3_N_TENSORS];
+    const void *v[QWEN3_N_TENSORS];
     arch_layer_views(c, slot, v);
     *w = (qwen3_layer_weights){.ln1 = v[QWEN3_T_LN1],
-                               .wqkv = v[QWEN3_T_Q],
-                               .wo = v[QWEN3_T_O],
+                               .wqkv = arch_layer_matrix(c, v[QWEN3_T_Q]),
+                               .wo = arch_layer_matrix(c, v[QWEN3_T_O]),
                                .q_norm = v[QWEN3_T_Q_NORM],
                                .k_norm = v[QWEN3_T_K_NORM],
                                .ln2 = v[QWEN3_T_LN2],
-                               .wgu = v[QWEN3_T_GATE],
-                               .wdown = v[QWEN3_T_DOWN]};
+                               .wgu = arch_layer_matrix(c, v[QWEN3_T_GATE]),
+                               .wdown = arch_layer_matrix(c, v[QWEN3_T_DOWN])};
 }
 
-// Qwen3ForCausalLM (the Qwen3-Reranker checkpoints). Absent optional keys take
-// the defaults of transformers' Qwen3Config (head_dim 128, num_key_value_heads
-// 32, rms_norm_eps 1e-6, rope_theta 10000, max_position_embeddings 32768,
-// tie_word_embeddings false), so a folder means here what it means to
-// transformers; the five core sizes are required (a config without them is
-// not a real checkpoint's).
 static status qwen3_config_parse(model_config *cfg, const cJSON *root, const char *path) {
     status st;
     if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
@@ -450,7 +445,7 @@ static status qwen3_layer_forward(const arch_model *m, const float *slot, const 
     // Attention block: h += attention(rope(norm(x Wq^T)), rope(norm(x Wk^T)), x Wv^T) Wo^T,
     // x = RMSNorm(h).
     ops_rmsnorm_rows(h, n, H, w.ln1, eps, ws->x);
-    ops_linear(ws->x, n, H, w.wqkv, NULL, W, ws->qkv, 0);
+    ops_linear_m(ws->x, n, H, &w.wqkv, NULL, W, ws->qkv, 0);
     for (size_t s = 0; s < b->n_seq; s++) {
         for (size_t p = 0; p < b->seq_len[s]; p++) {
             float *q = ws->qkv + (b->seq_start[s] + p) * W; // (nh, D)
@@ -462,16 +457,16 @@ static status qwen3_layer_forward(const arch_model *m, const float *slot, const 
         }
     }
     qwen3_attention(c, b, ws);
-    ops_linear(ws->ctx, n, Q, w.wo, NULL, H, h, 1);
+    ops_linear_m(ws->ctx, n, Q, &w.wo, NULL, H, h, 1);
 
     // MLP block: h += (silu(x Wg^T) * (x Wu^T)) Wd^T, x = RMSNorm(h).
     ops_rmsnorm_rows(h, n, H, w.ln2, eps, ws->x);
-    ops_linear(ws->x, n, H, w.wgu, NULL, 2 * F, ws->ffn, 0);
+    ops_linear_m(ws->x, n, H, &w.wgu, NULL, 2 * F, ws->ffn, 0);
     // Row t of the product (t * F) is written below the gate/up row it reads
     // (2t * F), so rows are packed in place into (n, F) in increasing order.
     for (size_t t = 0; t < n; t++)
         ops_swiglu(ws->ffn + t * 2 * F, ws->ffn + t * 2 * F + F, ws->ffn + t * F, F);
-    ops_linear(ws->ffn, n, F, w.wdown, NULL, H, h, 1);
+    ops_linear_m(ws->ffn, n, F, &w.wdown, NULL, H, h, 1);
     return STATUS_OK;
 }
 
