@@ -393,7 +393,10 @@ status gptq_quantize_rtn(const gptq_config *c, const float *W, int64_t out, int6
             float lo = mn[g], hi = mx[g];
             if (c->sym) {
                 hi = fabsf(lo) > hi ? fabsf(lo) : hi;
-                if (lo < 0) lo = -hi;
+                // AutoGPTQ keeps lo = 0 when no value is negative, which with
+                // zero 2^(b-1) leaves half the steps for [0, hi] and clips; we
+                // always center the range (see gptq.h).
+                lo = -hi;
             }
             if (lo == 0.0f && hi == 0.0f) {
                 lo = -1.0f;

@@ -37,7 +37,10 @@
  * Writing (round to nearest, AutoGPTQ's Quantizer.find_params convention,
  * per group G and output row j over the columns with g_idx == G):
  *   xmin = min(0, min w), xmax = max(0, max w), maxq = 2^b - 1;
- *   sym:  xmax = max(|xmin|, xmax); xmin = -xmax if xmin < 0;
+ *   sym:  xmax = max(|xmin|, xmax); xmin = -xmax (AutoGPTQ does this only
+ *         when xmin < 0: a group with no negative value then gets scale
+ *         xmax / maxq around zero 2^(b-1) and its upper half clips to
+ *         xmax / 2; we always center it, so scale = 2 max|w| / maxq);
  *   both zero: xmin = -1, xmax = 1;
  *   scale = (xmax - xmin) / maxq (f32), then rounded to f16 (what is stored);
  *   zero = sym ? 2^(b-1) : round(-xmin / scale32), clamped to [1, maxq]

@@ -27,9 +27,10 @@ stored in F16 like a half-precision model):
                        g = g_idx[i], computed in f32 (exact: f16 scale x small int)
 
 Round to nearest as AutoGPTQ's Quantizer (per output row and group): the
-range [min(0, min w), max(0, max w)], symmetric widened to +-max|w|, scale =
-(max - min) / (2^b - 1), zero = 2^(b-1) (sym) or round(-min / scale); the
-scale is stored as f16 and q = clamp(round(w / scale_f16) + zero, 0, 2^b - 1).
+range [min(0, min w), max(0, max w)], symmetric widened to +-max|w| (always
+centered: AutoGPTQ leaves min = 0 when no value is negative, which clips the
+upper half), scale = (max - min) / (2^b - 1), zero = 2^(b-1) (sym) or
+round(-min / scale); the scale is stored as f16 and q = clamp(round(w / scale_f16) + zero, 0, 2^b - 1).
 zero is kept in [1, 2^b - 1] because the v1 format stores zero - 1 (AutoGPTQ's
 packer would wrap a zero of 0 into the neighbouring fields). Act-order
 (desc_act): GPTQ orders the columns by its Hessian diagonal; here a seeded
@@ -147,8 +148,10 @@ def quantize(W, bits, g_idx, sym):
         xmax = torch.maximum(x.max(1)[0], tmp)
         if sym:
             xmax = torch.maximum(torch.abs(xmin), xmax)
-            neg = xmin < 0
-            xmin[neg] = -xmax[neg]
+            # AutoGPTQ sets xmin = -xmax only where xmin < 0; a group without
+            # a negative value then clips its upper half. grating centers
+            # every symmetric range, and so does this reference.
+            xmin = -xmax
         both = (xmin == 0) & (xmax == 0)
         xmin[both] = -1
         xmax[both] = +1
