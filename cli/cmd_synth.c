@@ -190,6 +190,11 @@ int cmd_synth(int argc, char **argv) {
             r.vocab_generated ? "generated vocab.txt"
                               : (r.tokenizer_copied ? "tokenizer files copied" : "no tokenizer"),
             (unsigned long long)o.seed, r.seconds);
+    if (o.gptq.bits)
+        fprintf(stderr,
+                "grating synth: layer weights GPTQ %d-bit (group %d, %s%s); the other tensors %s\n",
+                o.gptq.bits, o.gptq.group_size, o.gptq.sym ? "sym" : "asym",
+                o.gptq.desc_act ? ", act-order" : "", safetensors_dtype_name(o.dtype));
     cmd_synth_list(o.out_dir);
     return 0;
 }
