@@ -4,6 +4,8 @@
 // the architecture's tensor list, saying that the weights are absent.
 #include "cli.h"
 
+#include "io/gptq.h"
+
 #include "model/arch.h"
 
 #include "io/checkpoint.h"
@@ -107,7 +109,9 @@ static checkpoint_bytes cmd_info_spec_bytes(const info_model *im, size_t i) {
     uint64_t numel = (uint64_t)tensor_spec_numel(&im->specs[i]);
     checkpoint_bytes b = {numel * model_config_dtype_bytes(&im->cfg), numel * sizeof(float)};
     checkpoint_tensor t;
-    if (im->has_weights && checkpoint_find(&im->ck, im->specs[i].name, &t) == STATUS_OK)
+    if (im->has_weights && checkpoint_is_quantized(&im->ck, im->specs[i].name))
+        b.disk = gptq_stored_bytes(&im->ck, im->specs[i].name); // packed weight + its groups
+    else if (im->has_weights && checkpoint_find(&im->ck, im->specs[i].name, &t) == STATUS_OK)
         b.disk = t.info->n_bytes;
     return b;
 }
@@ -159,6 +163,10 @@ static void cmd_info_dtypes(info_model *im) {
         if (seen[d] && at < cap)
             at += (size_t)snprintf(buf + at, cap - at, "%s%s", at ? ", " : "",
                                    safetensors_dtype_name((safetensors_dtype)d));
+    const gptq_config *q = checkpoint_gptq(&im->ck);
+    if (q && at < cap)
+        snprintf(buf + at, cap - at, "; layer weights GPTQ %d-bit, group %d, %s%s", q->bits,
+                 q->group_size, q->sym ? "sym" : "asym", q->desc_act ? ", act-order" : "");
 }
 
 static int cmd_info_disk_known(const info_model *im) {

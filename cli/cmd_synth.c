@@ -14,7 +14,8 @@
 static void cmd_synth_usage(FILE *out) {
     fprintf(out,
             "usage: grating synth --config FILE --out DIR [--seed S] [--dtype f32|f16|bf16]\n"
-            "                     [--max-shard-size BYTES] [--scale X] [--force]\n\n"
+            "                     [--max-shard-size BYTES] [--scale X] [--force]\n"
+            "                     [--bits 4|8 [--group N] [--sym|--asym] [--desc-act]]\n\n"
             "Writes a complete Hugging Face model folder for the architecture of FILE\n"
             "(config.json): config.json copied byte for byte, the tokenizer files found next\n"
             "to FILE (or a vocabulary the family generates), and generated weights of the exact\n"
@@ -28,6 +29,9 @@ static void cmd_synth_usage(FILE *out) {
             "                         1GiB... (default 5GB; larger models get shards + index)\n"
             "  --scale X              multiply the std of matrices and embeddings (default 1)\n"
             "  --force                replace DIR if it exists and is not empty\n"
+            "  --bits B               GPTQ-quantize the layers' Linear weights to 4 or 8 bits\n"
+            "                         (as `grating quantize` does on the generated folder;\n"
+            "                         --group, --sym/--asym, --desc-act as there)\n"
             "  --help                 this text\n");
 }
 
@@ -64,11 +68,19 @@ int cmd_synth(int argc, char **argv) {
         {"dtype", required_argument, NULL, 'd'},
         {"max-shard-size", required_argument, NULL, 'm'},
         {"scale", required_argument, NULL, 'x'},
+        {"bits", required_argument, NULL, 'b'},
+        {"group", required_argument, NULL, 'g'},
+        {"sym", no_argument, NULL, 'S'},
+        {"asym", no_argument, NULL, 'A'},
+        {"desc-act", no_argument, NULL, 'D'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     synth_options o;
     synth_options_default(&o);
+    o.gptq.group_size = 128; // the GPTQ options, used with --bits
+    o.gptq.sym = 1;
+    long v;
     cli_common_opts co = {0};
     optind = 1;
     opterr = 0;
@@ -116,6 +128,34 @@ int cmd_synth(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'b':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || (v != 4 && v != 8)) {
+                fprintf(stderr, "grating synth: --bits '%s': expected 4 or 8\n", optarg);
+                return 2;
+            }
+            o.gptq.bits = (int)v;
+            break;
+        case 'g':
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v == 0 || v < -1 || v > 1000000000) {
+                fprintf(stderr,
+                        "grating synth: --group '%s': expected a positive number of columns or "
+                        "-1\n",
+                        optarg);
+                return 2;
+            }
+            o.gptq.group_size = (int)v;
+            break;
+        case 'S':
+            o.gptq.sym = 1;
+            break;
+        case 'A':
+            o.gptq.sym = 0;
+            break;
+        case 'D':
+            o.gptq.desc_act = 1;
+            break;
         case 'h':
             cmd_synth_usage(stdout);
             return 0;
@@ -150,6 +190,11 @@ int cmd_synth(int argc, char **argv) {
             r.vocab_generated ? "generated vocab.txt"
                               : (r.tokenizer_copied ? "tokenizer files copied" : "no tokenizer"),
             (unsigned long long)o.seed, r.seconds);
+    if (o.gptq.bits)
+        fprintf(stderr,
+                "grating synth: layer weights GPTQ %d-bit (group %d, %s%s); the other tensors %s\n",
+                o.gptq.bits, o.gptq.group_size, o.gptq.sym ? "sym" : "asym",
+                o.gptq.desc_act ? ", act-order" : "", safetensors_dtype_name(o.dtype));
     cmd_synth_list(o.out_dir);
     return 0;
 }

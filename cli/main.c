@@ -8,15 +8,19 @@
 #include <string.h>
 
 static const cli_command cli_commands[] = {
-    {"info", "describe a Hugging Face model folder (architecture, sizes, bytes per layer)", cmd_info},
+    {"info", "describe a Hugging Face model folder (architecture, sizes, bytes per layer)",
+     cmd_info},
     {"tokenize", "encode a (query, document) pair as the model's tokenizer does", cmd_tokenize},
     {"score", "score candidate documents for a query, optionally at every layer", cmd_score},
     {"rerank", "select the top-K candidates with a pruning policy inside one forward", cmd_rerank},
     {"trace", "record every candidate's per-layer scores over a dataset to HDF5", cmd_trace},
     {"sweep", "replay a trace under a grid of pruning configurations", cmd_sweep},
-    {"stability", "per-layer ranking stability of a trace (Kendall tau, gamma, overlap)", cmd_stability},
+    {"stability", "per-layer ranking stability of a trace (Kendall tau, gamma, overlap)",
+     cmd_stability},
     {"merge", "merge the outputs of sharded trace or sweep runs", cmd_merge},
     {"synth", "write a Hugging Face folder with generated weights for a config", cmd_synth},
+    {"quantize", "write a GPTQ 4- or 8-bit copy of a model folder (round to nearest)",
+     cmd_quantize},
 };
 
 static void cli_print_help(FILE *out) {

@@ -1,5 +1,6 @@
 #include "io/checkpoint.h"
 #include "base/half.h"
+#include "io/gptq.h"
 #include "model/arch.h"
 #include "base/json_file.h"
 #include "base/mem.h"
@@ -42,11 +43,16 @@ void checkpoint_close(checkpoint *ck) {
     mem_free(ck->dir);
     mem_free(ck->weights_path);
     mem_free(ck->unused);
+    mem_free(ck->gptq);
     memset(ck, 0, sizeof *ck);
 }
 
 const model_config *checkpoint_config(const checkpoint *ck) {
     return &ck->cfg;
+}
+
+const struct gptq_config *checkpoint_gptq(const checkpoint *ck) {
+    return ck->gptq;
 }
 
 // Looks a name up as stored; 1 and *out set when found.
@@ -241,6 +247,14 @@ static status checkpoint_find_unused(checkpoint *ck, int allow) {
         checkpoint_tensor t;
         if (checkpoint_resolve(ck, ck->specs[i].name, &t))
             used[base[t.shard] + (size_t)(t.info - t.file->tensors)] = 1;
+        else if (checkpoint_is_quantized(ck, ck->specs[i].name)) // its GPTQ tensors are used
+            for (size_t k = 0; k < 4; k++) {
+                static const char *const parts[] = {"qweight", "qzeros", "scales", "g_idx"};
+                char name[TENSOR_NAME_CAP + 16];
+                if (gptq_tensor_name(ck->specs[i].name, parts[k], name, sizeof name) == STATUS_OK &&
+                    checkpoint_resolve(ck, name, &t))
+                    used[base[t.shard] + (size_t)(t.info - t.file->tensors)] = 1;
+            }
     }
     status st = STATUS_OK;
     ck->unused = mem_calloc(MEM_OTHER, (total ? total : 1) * sizeof *ck->unused);
@@ -280,6 +294,11 @@ static status checkpoint_validate(const checkpoint *ck) {
     for (size_t i = 0; i < ck->n_specs; i++) {
         const tensor_spec *s = &ck->specs[i];
         checkpoint_tensor t;
+        if (!checkpoint_resolve(ck, s->name, &t) && checkpoint_is_quantized(ck, s->name)) {
+            status st = gptq_check_tensors(ck, ck->gptq, s->name, s->shape[0], s->shape[1]);
+            if (st != STATUS_OK) return st;
+            continue;
+        }
         if (!checkpoint_resolve(ck, s->name, &t))
             return status_fail(STATUS_ERR_MISSING, "missing tensor '%s' (expected by %s) in %s",
                                s->name, arch, ck->weights_path);
@@ -338,6 +357,32 @@ static status checkpoint_open_weights(checkpoint *ck) {
     return st;
 }
 
+// config.json's quantization_config, when there is one, into ck->gptq.
+static status checkpoint_load_gptq(checkpoint *ck, const char *config) {
+    gptq_config g;
+    int present = 0;
+    status st = gptq_config_load(config, &present, &g);
+    if (st != STATUS_OK || !present) return st;
+    ck->gptq = mem_alloc(MEM_OTHER, sizeof *ck->gptq);
+    if (!ck->gptq) return status_wrap(STATUS_ERR_NOMEM, "%s", config);
+    *ck->gptq = g;
+    return STATUS_OK;
+}
+
+// The spec called `name`, or NULL.
+static const tensor_spec *checkpoint_spec(const checkpoint *ck, const char *name) {
+    for (size_t i = 0; i < ck->n_specs; i++)
+        if (strcmp(ck->specs[i].name, name) == 0) return &ck->specs[i];
+    return NULL;
+}
+
+int checkpoint_is_quantized(const checkpoint *ck, const char *name) {
+    if (!ck->gptq) return 0;
+    // Only 2-D layer weights are quantized (the family's table).
+    const tensor_spec *s = checkpoint_spec(ck, name);
+    return s && s->layer >= 0 && s->n_dims == 2 && gptq_is_quantized(ck, name);
+}
+
 status checkpoint_open(checkpoint *ck, const char *dir) {
     return checkpoint_open_ex(ck, dir, NULL);
 }
@@ -369,6 +414,7 @@ status checkpoint_open_ex(checkpoint *ck, const char *dir, const checkpoint_opti
         goto fail;
     }
     if ((st = model_config_load(&ck->cfg, config))) goto fail;
+    if ((st = checkpoint_load_gptq(ck, config))) goto fail;
     if ((st = model_config_tensor_specs(&ck->cfg, &ck->specs, &ck->n_specs))) goto fail;
     if ((st = checkpoint_open_weights(ck))) goto fail;
     if ((st = checkpoint_validate(ck))) goto fail;
@@ -383,6 +429,15 @@ fail:
 
 status checkpoint_read_f32(const checkpoint *ck, const char *name, float *dst, size_t numel) {
     checkpoint_tensor t;
+    if (!checkpoint_resolve(ck, name, &t) && checkpoint_is_quantized(ck, name)) {
+        // The whole tensor: numel must match, as for a stored one.
+        int64_t want = tensor_spec_numel(checkpoint_spec(ck, name));
+        if ((int64_t)numel != want)
+            return status_fail(STATUS_ERR_SHAPE,
+                               "%s: GPTQ weight '%s' has %lld elements, caller expected %zu",
+                               ck->weights_path, name, (long long)want, numel);
+        return gptq_read_f32_range(ck, ck->gptq, name, 0, numel, dst);
+    }
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;
     return safetensors_read_f32(t.file, t.info, dst, numel);
@@ -390,6 +445,20 @@ status checkpoint_read_f32(const checkpoint *ck, const char *name, float *dst, s
 
 status checkpoint_read_bf16(const checkpoint *ck, const char *name, uint16_t *dst, size_t numel) {
     checkpoint_tensor t;
+    if (!checkpoint_resolve(ck, name, &t) && checkpoint_is_quantized(ck, name)) {
+        // GPTQ: the packed weight, dequantized straight to bf16 (no f32 copy).
+        const tensor_spec *spec = checkpoint_spec(ck, name);
+        if (!spec || spec->n_dims != 2 || (int64_t)numel != tensor_spec_numel(spec))
+            return status_fail(STATUS_ERR_SHAPE,
+                               "%s: GPTQ weight '%s': caller expected %zu elements",
+                               ck->weights_path, name, numel);
+        gptq_weight w;
+        status st = gptq_weight_load(&w, ck, ck->gptq, name, spec->shape[0], spec->shape[1]);
+        if (st != STATUS_OK) return st;
+        st = gptq_weight_dequant_bf16(&w, 0, spec->shape[0], dst);
+        gptq_weight_free(&w);
+        return st;
+    }
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;
     if (t.info->dtype == SAFETENSORS_BF16 && (size_t)t.info->numel == numel)
@@ -410,6 +479,8 @@ status checkpoint_read_bf16(const checkpoint *ck, const char *name, uint16_t *ds
 status checkpoint_read_f32_range(const checkpoint *ck, const char *name, size_t first, size_t count,
                                  float *dst) {
     checkpoint_tensor t;
+    if (!checkpoint_resolve(ck, name, &t) && checkpoint_is_quantized(ck, name))
+        return gptq_read_f32_range(ck, ck->gptq, name, first, count, dst);
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;
     return safetensors_read_f32_range(t.file, t.info, first, count, dst);
@@ -425,7 +496,13 @@ status checkpoint_read_raw(const checkpoint *ck, const char *name, void *dst, si
 // Adds spec i to *b (the tensor is known to exist after open).
 static void checkpoint_add_bytes(const checkpoint *ck, size_t i, checkpoint_bytes *b) {
     checkpoint_tensor t;
-    if (!checkpoint_resolve(ck, ck->specs[i].name, &t)) return;
+    if (!checkpoint_resolve(ck, ck->specs[i].name, &t)) {
+        if (checkpoint_is_quantized(ck, ck->specs[i].name)) { // packed on disk, f32 once read
+            b->disk += gptq_stored_bytes(ck, ck->specs[i].name);
+            b->f32 += (uint64_t)tensor_spec_numel(&ck->specs[i]) * sizeof(float);
+        }
+        return;
+    }
     b->disk += t.info->n_bytes;
     b->f32 += (uint64_t)t.info->numel * sizeof(float);
 }

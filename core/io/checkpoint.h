@@ -41,6 +41,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct gptq_config;
+
 typedef struct {
     char *dir;          // the folder as given
     char *weights_path; // DIR/model.safetensors or DIR/model.safetensors.index.json
@@ -57,6 +59,11 @@ typedef struct {
     // rotary inv_freq, a tied lm_head) are not listed.
     const char **unused; // (n_unused,)
     size_t n_unused;
+    // config.json's GPTQ quantization_config (core/io/gptq.h), NULL when the
+    // checkpoint is not quantized. Then a 2-D layer weight "X.weight" may be
+    // stored as X.qweight/qzeros/scales/g_idx instead; the reads below
+    // dequantize it to f32.
+    struct gptq_config *gptq;
 } checkpoint;
 
 typedef struct {
@@ -95,11 +102,18 @@ const model_config *checkpoint_config(const checkpoint *ck);
 // STATUS_ERR_MISSING naming the weights file and the tensor.
 status checkpoint_find(const checkpoint *ck, const char *name, checkpoint_tensor *out);
 
-// Reads a whole tensor as f32. numel must equal the tensor's element count
-// (a mismatch is STATUS_ERR_SHAPE naming file, tensor, expected and found).
+// The GPTQ quantization of the checkpoint, or NULL when not quantized.
+const struct gptq_config *checkpoint_gptq(const checkpoint *ck);
+
+// 1 when `name` (a weight of the architecture) is stored GPTQ-quantized.
+int checkpoint_is_quantized(const checkpoint *ck, const char *name);
+
+// Reads a whole tensor as f32 (a GPTQ-quantized weight is dequantized). numel must equal the
+// tensor's element count (a mismatch is STATUS_ERR_SHAPE naming file, tensor, expected and found).
 status checkpoint_read_f32(const checkpoint *ck, const char *name, float *dst, size_t numel);
 
-// Reads elements [first, first + count) of the flattened tensor as f32, e.g.
+// Reads elements [first, first + count) of the flattened tensor as f32
+// (dequantized when GPTQ-quantized), e.g.
 // rows r..r+k of the word embeddings: first = r * hidden, count = k * hidden.
 // Reads a floating tensor as bf16 (uint16 bits) into dst (numel elements):
 // a BF16 tensor is copied, F32 and F16 ones are rounded to nearest even

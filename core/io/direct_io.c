@@ -85,6 +85,9 @@ static status direct_io_copy(direct_io *io, int fd, const char *path, const char
 
 status direct_io_read_f32(direct_io *io, const checkpoint *ck, const char *name, float *dst,
                           size_t numel) {
+    // A GPTQ-quantized weight is dequantized from its packed tensors (a few
+    // bytes per value) with buffered reads: there is no f32 tensor to stream.
+    if (checkpoint_is_quantized(ck, name)) return checkpoint_read_f32(ck, name, dst, numel);
     checkpoint_tensor t;
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;
@@ -127,6 +130,7 @@ status direct_io_read_f32(direct_io *io, const checkpoint *ck, const char *name,
 
 status direct_io_read_bf16(direct_io *io, const checkpoint *ck, const char *name, uint16_t *dst,
                            size_t numel) {
+    if (checkpoint_is_quantized(ck, name)) return checkpoint_read_bf16(ck, name, dst, numel);
     checkpoint_tensor t;
     status st = checkpoint_find(ck, name, &t);
     if (st != STATUS_OK) return st;

@@ -109,9 +109,9 @@ status safetensors_writer_add(safetensors_writer *w, const char *name, safetenso
     if (w->header_written)
         return status_fail(STATUS_ERR_ARG, "%s: tensor '%s' declared after the header was written",
                            w->path, name);
-    if (!safetensors_dtype_is_float(dtype))
+    if (!safetensors_dtype_is_float(dtype) && dtype != SAFETENSORS_I32)
         return status_fail(STATUS_ERR_UNSUPPORTED,
-                           "%s: tensor '%s': dtype %s cannot be written (F32, F16 or BF16)",
+                           "%s: tensor '%s': dtype %s cannot be written (F32, F16, BF16 or I32)",
                            w->path, name, safetensors_dtype_name(dtype));
     if (n_dims < 0 || n_dims > SAFETENSORS_MAX_DIMS)
         return status_fail(STATUS_ERR_ARG, "%s: tensor '%s': %d dims (0..%d allowed)", w->path,
@@ -192,8 +192,10 @@ status safetensors_writer_write_header(safetensors_writer *w) {
     return st;
 }
 
-status safetensors_writer_write_f32(safetensors_writer *w, const char *name, const float *src,
-                                    size_t count) {
+// Checks that `count` values of `name` may be appended now (order, bounds,
+// the writing function suits the dtype) and writes the header if needed.
+static status writer_begin_values(safetensors_writer *w, const char *name, size_t count,
+                                  int as_i32) {
     if (w->finished) return status_fail(STATUS_ERR_ARG, "%s: write after finish", w->path);
     if (w->current >= w->n_entries)
         return status_fail(STATUS_ERR_ARG,
@@ -211,8 +213,38 @@ status safetensors_writer_write_f32(safetensors_writer *w, const char *name, con
                            "already written)",
                            w->path, name, count, (unsigned long long)w->done,
                            (unsigned long long)e->numel);
-    status st = safetensors_writer_write_header(w);
+    if (as_i32 != (e->dtype == SAFETENSORS_I32))
+        return status_fail(STATUS_ERR_ARG, "%s: tensor '%s' has dtype %s: write it with %s",
+                           w->path, name, safetensors_dtype_name(e->dtype),
+                           as_i32 ? "safetensors_writer_write_f32"
+                                  : "safetensors_writer_write_i32");
+    return safetensors_writer_write_header(w);
+}
+
+// Counts `count` values of the current tensor as written.
+static void writer_advance(safetensors_writer *w, size_t count) {
+    w->done += count;
+    if (w->done == w->entries[w->current].numel) {
+        w->current++;
+        w->done = 0;
+    }
+}
+
+status safetensors_writer_write_i32(safetensors_writer *w, const char *name, const int32_t *src,
+                                    size_t count) {
+    status st = writer_begin_values(w, name, count, 1);
     if (st != STATUS_OK) return st;
+    if ((st = writer_write_full(w->fd, w->tmp_path, src, count * sizeof *src)))
+        return status_wrap(st, "tensor '%s'", name);
+    writer_advance(w, count);
+    return STATUS_OK;
+}
+
+status safetensors_writer_write_f32(safetensors_writer *w, const char *name, const float *src,
+                                    size_t count) {
+    status st = writer_begin_values(w, name, count, 0);
+    if (st != STATUS_OK) return st;
+    safetensors_writer_entry *e = &w->entries[w->current];
     if (e->dtype == SAFETENSORS_F32) {
         st = writer_write_full(w->fd, w->tmp_path, src, count * sizeof *src);
     } else {
@@ -233,11 +265,7 @@ status safetensors_writer_write_f32(safetensors_writer *w, const char *name, con
         }
     }
     if (st != STATUS_OK) return status_wrap(st, "tensor '%s'", name);
-    w->done += count;
-    if (w->done == e->numel) {
-        w->current++;
-        w->done = 0;
-    }
+    writer_advance(w, count);
     return STATUS_OK;
 }
 
@@ -394,8 +422,9 @@ fail:
     return st;
 }
 
-status safetensors_model_writer_write_f32(safetensors_model_writer *w, const char *name,
-                                          const float *src, size_t count) {
+// Appends count values (f32 or i32 as the tensor's dtype needs) of `name`.
+static status writer_model_values(safetensors_model_writer *w, const char *name, const float *f32,
+                                  const int32_t *i32, size_t count) {
     if (w->current >= w->n)
         return status_fail(STATUS_ERR_ARG, "%s: tensor '%s': every tensor is already complete",
                            w->dir, name);
@@ -406,7 +435,8 @@ status safetensors_model_writer_write_f32(safetensors_model_writer *w, const cha
                            w->dir, name, w->names[w->current]);
     size_t s = w->shard_of[w->current];
     // Bounds are checked (with file-named messages) by the shard writer.
-    status st = safetensors_writer_write_f32(&w->shards[s], name, src, count);
+    status st = i32 ? safetensors_writer_write_i32(&w->shards[s], name, i32, count)
+                    : safetensors_writer_write_f32(&w->shards[s], name, f32, count);
     if (st != STATUS_OK) return st;
     w->done += count;
     const safetensors_decl *d = &w->decls[w->current];
@@ -418,6 +448,17 @@ status safetensors_model_writer_write_f32(safetensors_model_writer *w, const cha
         if (--w->left_in_shard[s] == 0) st = safetensors_writer_finish(&w->shards[s]);
     }
     return st;
+}
+
+status safetensors_model_writer_write_f32(safetensors_model_writer *w, const char *name,
+                                          const float *src, size_t count) {
+    return writer_model_values(w, name, src, NULL, count);
+}
+
+status safetensors_model_writer_write_i32(safetensors_model_writer *w, const char *name,
+                                          const int32_t *src, size_t count) {
+    static const int32_t none = 0; // a non-NULL pointer for an empty write
+    return writer_model_values(w, name, NULL, src ? src : &none, count);
 }
 
 static int writer_cmp_names(const void *a, const void *b) {

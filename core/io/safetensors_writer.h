@@ -44,7 +44,7 @@
 // One tensor to write.
 typedef struct {
     const char *name;
-    safetensors_dtype dtype; // F32, F16 or BF16
+    safetensors_dtype dtype; // F32, F16, BF16, or I32 (written with the _i32 calls)
     int n_dims;
     int64_t shape[SAFETENSORS_MAX_DIMS];
 } safetensors_decl;
@@ -92,6 +92,11 @@ status safetensors_writer_write_header(safetensors_writer *w);
 status safetensors_writer_write_f32(safetensors_writer *w, const char *name, const float *src,
                                     size_t count);
 
+// As write_f32 for a tensor declared I32 (e.g. GPTQ's packed weights,
+// core/io/gptq.h): the values are written unchanged.
+status safetensors_writer_write_i32(safetensors_writer *w, const char *name, const int32_t *src,
+                                    size_t count);
+
 // Checks every tensor is complete, closes and renames PATH.tmp to PATH.
 status safetensors_writer_finish(safetensors_writer *w);
 
@@ -132,6 +137,10 @@ status safetensors_model_writer_init(safetensors_model_writer *w, const char *di
 // order; a shard is renamed into place as soon as its last tensor is done.
 status safetensors_model_writer_write_f32(safetensors_model_writer *w, const char *name,
                                           const float *src, size_t count);
+
+// As safetensors_writer_write_i32, over the whole model.
+status safetensors_model_writer_write_i32(safetensors_model_writer *w, const char *name,
+                                          const int32_t *src, size_t count);
 
 // Checks completeness and writes model.safetensors.index.json when sharded.
 status safetensors_model_writer_finish(safetensors_model_writer *w);

@@ -1,15 +1,14 @@
 #include "model/synth.h"
 
-#include "base/fsutil.h"
+#include "base/fs_staged.h"
 #include "base/clock.h"
 #include "base/mem.h"
 #include "model/arch.h"
 #include "io/safetensors_writer.h"
+#include "model/quantize.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <gsl/gsl_rng.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -104,82 +103,27 @@ status synth_tensor_values(const tensor_spec *spec, size_t index, uint64_t seed,
     return STATUS_OK;
 }
 
-// "DIR/NAME" (mem_alloc'd).
-static char *synth_join(const char *dir, const char *name) {
-    size_t d = strlen(dir), n = strlen(name);
-    char *p = mem_alloc(MEM_OTHER, d + n + 2);
-    if (!p) return NULL;
-    memcpy(p, dir, d);
-    p[d] = '/';
-    memcpy(p + d + 1, name, n + 1);
-    return p;
-}
-
-static status synth_copy_file(const char *src, const char *dst) {
-    enum { CHUNK = 1 << 16 };
-    int in = open(src, O_RDONLY | O_CLOEXEC);
-    if (in < 0) return status_fail(STATUS_ERR_IO, "%s: cannot open: %s", src, strerror(errno));
-    int out = open(dst, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (out < 0) {
-        close(in);
-        return status_fail(STATUS_ERR_IO, "%s: cannot create: %s", dst, strerror(errno));
-    }
+status synth_copy_tokenizer_files(const char *src_dir, const char *dst_dir, int *copied) {
     status st = STATUS_OK;
-    char *buf = mem_alloc(MEM_OTHER, CHUNK);
-    if (!buf) st = status_wrap(STATUS_ERR_NOMEM, "copying %s", src);
-    while (st == STATUS_OK) {
-        ssize_t got = read(in, buf, CHUNK);
-        if (got < 0 && errno == EINTR) continue;
-        if (got < 0) {
-            st = status_fail(STATUS_ERR_IO, "%s: read error: %s", src, strerror(errno));
-            break;
-        }
-        if (got == 0) break;
-        for (ssize_t done = 0; done < got;) {
-            ssize_t put = write(out, buf + done, (size_t)(got - done));
-            if (put < 0 && errno == EINTR) continue;
-            if (put < 0) {
-                st = status_fail(STATUS_ERR_IO, "%s: write failed: %s", dst, strerror(errno));
-                break;
-            }
-            done += put;
-        }
+    *copied = 0;
+    for (size_t i = 0; st == STATUS_OK && i < sizeof synth_tokenizer_files / sizeof(char *); i++) {
+        char *src = fs_join(src_dir, synth_tokenizer_files[i]);
+        char *dst = fs_join(dst_dir, synth_tokenizer_files[i]);
+        struct stat sb;
+        if (!src || !dst)
+            st = status_wrap(STATUS_ERR_NOMEM, "copying the tokenizer of %s", src_dir);
+        else if (stat(src, &sb) == 0 && S_ISREG(sb.st_mode) &&
+                 (st = fs_copy_file(src, dst)) == STATUS_OK)
+            (*copied)++;
+        mem_free(src);
+        mem_free(dst);
     }
-    mem_free(buf);
-    close(in);
-    if (close(out) != 0 && st == STATUS_OK)
-        st = status_fail(STATUS_ERR_IO, "%s: close failed: %s", dst, strerror(errno));
     return st;
-}
-
-static int synth_rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    remove(path);
-    return 0;
-}
-
-static void synth_rmtree(const char *path) {
-    nftw(path, synth_rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-// 1 when dir has entries besides . and ..
-static int synth_dir_nonempty(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return 1;
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d)))
-        found = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
-    closedir(d);
-    return found;
 }
 
 // Copies the tokenizer files next to the config, or generates vocab.txt.
 static status synth_tokenizer(const synth_options *o, const model_config *cfg, const char *tmp,
                               synth_report *r) {
-    status st = STATUS_OK;
     size_t n = strlen(o->config_path);
     char *src_dir = mem_alloc(MEM_OTHER, n + 2);
     if (!src_dir) return status_wrap(STATUS_ERR_NOMEM, "synth");
@@ -189,18 +133,7 @@ static status synth_tokenizer(const synth_options *o, const model_config *cfg, c
         *slash = '\0';
     else
         strcpy(src_dir, ".");
-    for (size_t i = 0; st == STATUS_OK && i < sizeof synth_tokenizer_files / sizeof(char *); i++) {
-        char *src = synth_join(src_dir, synth_tokenizer_files[i]);
-        char *dst = synth_join(tmp, synth_tokenizer_files[i]);
-        struct stat sb;
-        if (!src || !dst)
-            st = status_wrap(STATUS_ERR_NOMEM, "synth");
-        else if (stat(src, &sb) == 0 && S_ISREG(sb.st_mode) &&
-                 (st = synth_copy_file(src, dst)) == STATUS_OK)
-            r->tokenizer_copied++;
-        mem_free(src);
-        mem_free(dst);
-    }
+    status st = synth_copy_tokenizer_files(src_dir, tmp, &r->tokenizer_copied);
     mem_free(src_dir);
     if (st != STATUS_OK || r->tokenizer_copied > 0) return st;
     if (!cfg->arch->synth_tokenizer) return STATUS_OK; // the family needs real tokenizer files
@@ -256,34 +189,6 @@ done:
     return st;
 }
 
-// Moves the finished tmp folder to out (replacing it when force is set).
-static status synth_put_in_place(const char *tmp, const char *out, int exists) {
-    if (!exists || !synth_dir_nonempty(out)) {
-        // rename(2) replaces an empty directory.
-        if (rename(tmp, out) != 0)
-            return status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, out,
-                               strerror(errno));
-        return STATUS_OK;
-    }
-    size_t n = strlen(out);
-    char *old = mem_alloc(MEM_OTHER, n + 16);
-    if (!old) return status_wrap(STATUS_ERR_NOMEM, "synth");
-    snprintf(old, n + 16, "%s.old-XXXXXX", out);
-    status st = STATUS_OK;
-    // Reserve a unique name, then move the old folder onto it.
-    if (!mkdtemp(old) || rename(out, old) != 0) {
-        st = status_fail(STATUS_ERR_IO, "%s: cannot move the old folder aside: %s", out,
-                         strerror(errno));
-    } else if (rename(tmp, out) != 0) {
-        st = status_fail(STATUS_ERR_IO, "%s: cannot rename to %s: %s", tmp, out, strerror(errno));
-        rename(old, out); // put the old one back
-    } else {
-        synth_rmtree(old);
-    }
-    mem_free(old);
-    return st;
-}
-
 status synth_write(const synth_options *o, synth_report *report) {
     double t0 = clock_now_seconds();
     synth_report r;
@@ -304,60 +209,47 @@ status synth_write(const synth_options *o, synth_report *report) {
     size_t n_specs = 0;
     if ((st = model_config_tensor_specs(&cfg, &specs, &n_specs))) return st;
 
-    struct stat sb;
-    int exists = stat(o->out_dir, &sb) == 0;
-    if (exists && !S_ISDIR(sb.st_mode)) {
+    if (o->gptq.bits && (st = gptq_config_check(&o->gptq))) {
         free(specs);
-        return status_fail(STATUS_ERR_ARG, "%s: exists and is not a directory", o->out_dir);
+        return status_wrap(st, "synth");
     }
-    if (exists && !o->force && synth_dir_nonempty(o->out_dir)) {
+    fs_staged_dir d;
+    char *config_dst = NULL, *plain = NULL;
+    if ((st = fs_staged_dir_begin(&d, o->out_dir, o->force))) {
         free(specs);
-        return status_fail(STATUS_ERR_ARG,
-                           "%s: exists and is not empty (use --force to replace it)", o->out_dir);
+        return st;
     }
-
-    size_t n = strlen(o->out_dir);
-    while (n > 1 && o->out_dir[n - 1] == '/')
-        n--;
-    char *out = mem_alloc(MEM_OTHER, n + 1);
-    char *tmp = mem_alloc(MEM_OTHER, n + 16);
-    char *config_dst = NULL;
-    int tmp_made = 0;
-    if (!out || !tmp) {
+    // Quantized: the plain model goes into a subfolder of the staging folder,
+    // which quantize_write_into then reads.
+    const char *dir = d.tmp;
+    if (o->gptq.bits) {
+        if (!(plain = fs_join(d.tmp, "plain")))
+            st = status_wrap(STATUS_ERR_NOMEM, "synth");
+        else if (mkdir(plain, 0755) != 0)
+            st = status_fail(STATUS_ERR_IO, "%s: cannot create: %s", plain, strerror(errno));
+        dir = plain;
+    }
+    if (st == STATUS_OK && !(config_dst = fs_join(dir, "config.json")))
         st = status_wrap(STATUS_ERR_NOMEM, "synth");
-        goto done;
+    if (st == STATUS_OK) st = fs_copy_file(o->config_path, config_dst);
+    if (st == STATUS_OK) st = synth_tokenizer(o, &cfg, dir, &r);
+    if (st == STATUS_OK) st = synth_weights(o, specs, n_specs, dir, &r);
+    if (st == STATUS_OK && plain) {
+        quantize_report qr;
+        if ((st = quantize_write_into(plain, d.tmp, &o->gptq, &qr)) == STATUS_OK) {
+            r.weight_bytes = qr.bytes_out;
+            r.n_tensors = qr.n_copied + 4 * qr.n_quantized;
+        }
+        fs_remove_tree(plain);
     }
-    memcpy(out, o->out_dir, n);
-    out[n] = '\0';
-    snprintf(tmp, n + 16, "%s.tmp-XXXXXX", out);
-    // A fresh clone has no results/models/: create the missing parents.
-    if ((st = fs_make_parent_dirs(out))) goto done;
-    if (!mkdtemp(tmp)) {
-        st = status_fail(STATUS_ERR_IO, "%s: cannot create a temporary folder next to it: %s", out,
-                         strerror(errno));
-        goto done;
+    if (st == STATUS_OK) st = fs_staged_dir_commit(&d);
+    if (st == STATUS_OK) {
+        r.seconds = clock_now_seconds() - t0;
+        if (report) *report = r;
     }
-    tmp_made = 1;
-    // mkdtemp makes it 0700; give the folder the mode mkdir would (umask).
-    mode_t mask = umask(022);
-    umask(mask);
-    chmod(tmp, 0777 & ~mask);
-    if (!(config_dst = synth_join(tmp, "config.json"))) {
-        st = status_wrap(STATUS_ERR_NOMEM, "synth");
-        goto done;
-    }
-    if ((st = synth_copy_file(o->config_path, config_dst))) goto done;
-    if ((st = synth_tokenizer(o, &cfg, tmp, &r))) goto done;
-    if ((st = synth_weights(o, specs, n_specs, tmp, &r))) goto done;
-    if ((st = synth_put_in_place(tmp, out, exists))) goto done;
-    tmp_made = 0;
-    r.seconds = clock_now_seconds() - t0;
-    if (report) *report = r;
-done:
-    if (tmp_made) synth_rmtree(tmp);
+    fs_staged_dir_free(&d);
+    mem_free(plain);
     mem_free(config_dst);
-    mem_free(tmp);
-    mem_free(out);
     free(specs);
     return st;
 }

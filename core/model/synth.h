@@ -13,8 +13,8 @@
  *
  * The folder holds config.json (copied byte for byte), the tokenizer files
  * found next to the config (or, when there are none, a vocabulary the
- * family generates: arch_ops.synth_tokenizer) and model.safetensors (or shards + index) with every tensor of
- * model_config_tensor_specs() in its exact shape.
+ * family generates: arch_ops.synth_tokenizer) and model.safetensors (or shards + index) with every
+ * tensor of model_config_tensor_specs() in its exact shape.
  *
  * Determinism: the values depend only on (seed, tensor index, scale, dtype).
  * Each tensor has its own MT19937 stream (GSL) seeded from (seed, index);
@@ -43,6 +43,7 @@
 #define GRATING_SYNTH_H
 
 #include "model/model_config.h"
+#include "io/gptq.h"
 #include "io/safetensors.h"
 #include "base/status.h"
 
@@ -63,6 +64,10 @@ typedef struct {
     uint64_t max_shard_bytes; // default SYNTH_DEFAULT_MAX_SHARD_BYTES
     double scale;             // multiplies the std of matrices and embeddings; default 1
     int force;                // replace a non-empty out_dir
+    // bits 0 (default): plain weights. 4 or 8: the generated model is then
+    // GPTQ-quantized (core/model/quantize.h) before the folder is put in
+    // place, as `grating synth` followed by `grating quantize` would.
+    gptq_config gptq;
 } synth_options;
 
 typedef struct {
@@ -79,6 +84,11 @@ void synth_options_default(synth_options *o);
 
 // Writes the folder (see above). *report may be NULL.
 status synth_write(const synth_options *o, synth_report *report);
+
+// Copies the tokenizer files of a model folder that exist in src_dir
+// (tokenizer.json, vocab.txt, ... as synth copies them) into dst_dir;
+// *copied = how many.
+status synth_copy_tokenizer_files(const char *src_dir, const char *dst_dir, int *copied);
 
 // The first `count` values (count <= numel) of tensor `index` (spec =
 // specs[index]) for `seed`: what synth_write() streams into the file before
