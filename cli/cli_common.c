@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "base/clock.h"
+#include "model/ops.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -22,7 +23,7 @@ int cli_parse_threads(const char *cmd, const char *arg) {
                 cmd, arg);
         return 0;
     }
-    openblas_set_num_threads((int)n);
+    ops_set_threads((int)n); // OpenBLAS and oneDNN (OpenMP) alike
     return 1;
 }
 

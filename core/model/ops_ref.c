@@ -2,7 +2,10 @@
 // in double precision with libm functions; never used on hot paths.
 #include "model/ops.h"
 
+#include "base/half.h"
+
 #include <math.h>
+#include <stdint.h>
 
 void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b,
                     size_t out, float *y, int accumulate) {
@@ -10,6 +13,25 @@ void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const f
         for (size_t j = 0; j < out; j++) {
             double acc = b ? b[j] : 0.0;
             for (size_t k = 0; k < in; k++) acc += (double)x[i * in + k] * w[j * in + k];
+            y[i * out + j] = (float)(accumulate ? y[i * out + j] + acc : acc);
+        }
+    }
+}
+
+// bf16 widens to f32 exactly, so this is ops_linear_ref on the f32 image of W
+// (double sums of exactly representable products).
+void ops_linear_m_ref(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                      size_t out, float *y, int accumulate) {
+    if (w->dtype == OPS_DTYPE_F32) {
+        ops_linear_ref(x, n, in, w->data, b, out, y, accumulate);
+        return;
+    }
+    const uint16_t *wb = w->data;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < out; j++) {
+            double acc = b ? b[j] : 0.0;
+            for (size_t k = 0; k < in; k++)
+                acc += (double)x[i * in + k] * half_bf16_to_f32(wb[j * in + k]);
             y[i * out + j] = (float)(accumulate ? y[i * out + j] + acc : acc);
         }
     }
