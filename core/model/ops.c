@@ -24,8 +24,10 @@ void ops_flops_reset(void) {
 
 int ops_backend_available(ops_backend b) {
     switch (b) {
-    case OPS_BACKEND_OPENBLAS: return 1;
-    case OPS_BACKEND_ONEDNN: return ops_dnnl_available();
+    case OPS_BACKEND_OPENBLAS:
+        return 1;
+    case OPS_BACKEND_ONEDNN:
+        return ops_dnnl_available();
     }
     return 0;
 }
@@ -48,8 +50,10 @@ ops_backend ops_backend_get(void) {
 
 const char *ops_backend_name(ops_backend b) {
     switch (b) {
-    case OPS_BACKEND_OPENBLAS: return "openblas";
-    case OPS_BACKEND_ONEDNN: return "onednn";
+    case OPS_BACKEND_OPENBLAS:
+        return "openblas";
+    case OPS_BACKEND_ONEDNN:
+        return "onednn";
     }
     return "unknown";
 }
@@ -105,8 +109,8 @@ static void blas_linear_f32(const float *x, size_t n, size_t in, const float *w,
 static _Alignas(64) float w_tile[W_TILE_CAP];
 static pthread_mutex_t w_tile_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t *w,
-                             const float *b, size_t out, float *y, int accumulate) {
+static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t *w, const float *b,
+                             size_t out, float *y, int accumulate) {
     float beta0 = blas_bias_prologue(n, b, out, y, accumulate);
     if (n == 0 || out == 0 || in == 0) {
         if (beta0 == 0.0f)

@@ -26,8 +26,8 @@
 // With accumulate != 0: y += x W^T + b (y already holds e.g. the residual).
 void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
                 float *y, int accumulate);
-void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b,
-                    size_t out, float *y, int accumulate);
+void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
+                    float *y, int accumulate);
 
 // c (m, n) = a (m, k) b^T (b stored (n, k)) with trans_b != 0, or a (m, k)
 // b (k, n) with trans_b == 0; row-major with leading dimensions (the

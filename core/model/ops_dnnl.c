@@ -66,17 +66,28 @@ int ops_dnnl_available(void) {
 
 const char *ops_dnnl_isa(void) {
     switch (dnnl_get_effective_cpu_isa()) {
-    case dnnl_cpu_isa_sse41: return "sse41";
-    case dnnl_cpu_isa_avx: return "avx";
-    case dnnl_cpu_isa_avx2: return "avx2";
-    case dnnl_cpu_isa_avx2_vnni: return "avx2_vnni";
-    case dnnl_cpu_isa_avx512_mic: return "avx512_mic";
-    case dnnl_cpu_isa_avx512_mic_4ops: return "avx512_mic_4ops";
-    case dnnl_cpu_isa_avx512_core: return "avx512_core";
-    case dnnl_cpu_isa_avx512_core_vnni: return "avx512_core_vnni";
-    case dnnl_cpu_isa_avx512_core_bf16: return "avx512_core_bf16";
-    case dnnl_cpu_isa_avx512_core_amx: return "avx512_core_amx";
-    default: return "unknown";
+    case dnnl_cpu_isa_sse41:
+        return "sse41";
+    case dnnl_cpu_isa_avx:
+        return "avx";
+    case dnnl_cpu_isa_avx2:
+        return "avx2";
+    case dnnl_cpu_isa_avx2_vnni:
+        return "avx2_vnni";
+    case dnnl_cpu_isa_avx512_mic:
+        return "avx512_mic";
+    case dnnl_cpu_isa_avx512_mic_4ops:
+        return "avx512_mic_4ops";
+    case dnnl_cpu_isa_avx512_core:
+        return "avx512_core";
+    case dnnl_cpu_isa_avx512_core_vnni:
+        return "avx512_core_vnni";
+    case dnnl_cpu_isa_avx512_core_bf16:
+        return "avx512_core_bf16";
+    case dnnl_cpu_isa_avx512_core_amx:
+        return "avx512_core_amx";
+    default:
+        return "unknown";
     }
 }
 
@@ -165,8 +176,8 @@ static dnnl_primitive_t lookup(dnnl_dim_t m, dnnl_dim_t k, dnnl_dim_t n, ops_dty
     dnnl_entry *victim = &dnnl_cache[0];
     for (int i = 0; i < DNNL_CACHE_SLOTS; i++) {
         dnnl_entry *e = &dnnl_cache[i];
-        if (e->valid && e->m == km && e->k == k && e->n == n && e->dtype == dt &&
-            e->bias == bias && e->accumulate == accumulate) {
+        if (e->valid && e->m == km && e->k == k && e->n == n && e->dtype == dt && e->bias == bias &&
+            e->accumulate == accumulate) {
             e->last_use = ++dnnl_tick;
             return e->prim;
         }
@@ -181,9 +192,8 @@ static dnnl_primitive_t lookup(dnnl_dim_t m, dnnl_dim_t k, dnnl_dim_t n, ops_dty
 
 // Memory objects wrap the caller's buffers (no copies); they are cheap next
 // to a matmul and carry the actual M, which a run-time-M primitive needs.
-static int run_matmul(dnnl_primitive_t prim, dnnl_dim_t m, dnnl_dim_t k, dnnl_dim_t n,
-                      ops_dtype dt, const void *src, const void *wei, const float *bias,
-                      float *dst) {
+static int run_matmul(dnnl_primitive_t prim, dnnl_dim_t m, dnnl_dim_t k, dnnl_dim_t n, ops_dtype dt,
+                      const void *src, const void *wei, const float *bias, float *dst) {
     matmul_mds d;
     if (matmul_descs(&d, m, k, n, dt)) return 1;
     dnnl_memory_t mem[4] = {NULL, NULL, NULL, NULL};
@@ -191,8 +201,8 @@ static int run_matmul(dnnl_primitive_t prim, dnnl_dim_t m, dnnl_dim_t k, dnnl_di
     if (dnnl_memory_create(&mem[0], &d.src, dnnl_eng, (void *)(uintptr_t)src) != dnnl_success ||
         dnnl_memory_create(&mem[1], &d.wei, dnnl_eng, (void *)(uintptr_t)wei) != dnnl_success ||
         dnnl_memory_create(&mem[2], &d.dst, dnnl_eng, dst) != dnnl_success ||
-        (bias && dnnl_memory_create(&mem[3], &d.bia, dnnl_eng, (void *)(uintptr_t)bias) !=
-                     dnnl_success))
+        (bias &&
+         dnnl_memory_create(&mem[3], &d.bia, dnnl_eng, (void *)(uintptr_t)bias) != dnnl_success))
         goto done;
     dnnl_exec_arg_t args[4] = {{DNNL_ARG_SRC, mem[0]},
                                {DNNL_ARG_WEIGHTS, mem[1]},
@@ -284,8 +294,7 @@ const char *ops_dnnl_last_impl(void) {
 
 int ops_dnnl_linear(const float *x, size_t n, size_t in, const void *w, ops_dtype dtype,
                     const float *b, size_t out, float *y, int accumulate) {
-    (void)x, (void)n, (void)in, (void)w, (void)dtype, (void)b, (void)out, (void)y,
-        (void)accumulate;
+    (void)x, (void)n, (void)in, (void)w, (void)dtype, (void)b, (void)out, (void)y, (void)accumulate;
     return 1;
 }
 
