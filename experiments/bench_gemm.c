@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef GRATING_HAVE_DNNL
 #include <oneapi/dnnl/dnnl.h>
@@ -184,6 +185,18 @@ static double time_raw(const problem *p, int bf16, int blocked, int reps, char *
 }
 #endif
 
+// OpenBLAS's idle workers keep spinning for a while after a call (its
+// THREAD_TIMEOUT, 2^28 cycles by default: ~0.1 s) and would take a core from
+// oneDNN's OpenMP threads measured right after; a run with one backend never
+// sees that, so the bench lets them park before switching.
+static void switch_backend(ops_backend b) {
+    if (b != ops_backend_get()) {
+        struct timespec ts = {0, 300 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    ops_backend_set(b);
+}
+
 static int parse_threads(const char *s, int *out, int max) {
     int n = 0;
     while (*s && n < max) {
@@ -264,7 +277,7 @@ int main(int argc, char **argv) {
             g[0] = gflop / time_linear(&p, &p.w32, reps);
             g[1] = gflop / time_linear(&p, &p.w16, reps);
             if (have) {
-                ops_backend_set(OPS_BACKEND_ONEDNN);
+                switch_backend(OPS_BACKEND_ONEDNN);
                 for (int dt = 0; dt < 2; dt++) {
                     g[2 + dt] = gflop / time_linear(&p, dt ? &p.w16 : &p.w32, reps);
                     if (ti == 0 && n_impl < 32)
@@ -337,7 +350,7 @@ int main(int argc, char **argv) {
                     printf(" - |");
                     continue;
                 }
-                ops_backend_set(be ? OPS_BACKEND_ONEDNN : OPS_BACKEND_OPENBLAS);
+                switch_backend(be ? OPS_BACKEND_ONEDNN : OPS_BACKEND_OPENBLAS);
                 // Many calls per sample: one product takes a few microseconds.
                 const int inner = 50;
                 double t[64];

@@ -305,19 +305,6 @@ const char *ops_dnnl_last_impl(void) {
     return "";
 }
 
-// x -> bf16 over oneDNN's OpenMP threads: single-threaded it costs ~10% of a
-// 2-thread bf16 matmul at K = 1024 (a pass over x per call, next to the
-// matmul's 2 N flops per element).
-static void round_to_bf16(const float *x, uint16_t *o, size_t count) {
-    const size_t block = 4096; // 16 KiB of x per iteration
-    long blocks = (long)((count + block - 1) / block);
-#pragma omp parallel for schedule(static) if (count >= 16 * block)
-    for (long i = 0; i < blocks; i++) {
-        size_t s = (size_t)i * block, e = s + block < count ? s + block : count;
-        half_f32_to_bf16_array(x + s, o + s, e - s);
-    }
-}
-
 int ops_dnnl_linear(const float *x, size_t n, size_t in, const void *w, ops_dtype dtype,
                     const float *b, size_t out, float *y, int accumulate) {
     (void)x, (void)n, (void)in, (void)w, (void)dtype, (void)b, (void)out, (void)y, (void)accumulate;
