@@ -6,6 +6,7 @@
 
 #include "model/ops.h"
 #include "base/clock.h"
+#include "model/ops.h"
 
 #include <cblas.h>
 #include <cjson/cJSON.h>
@@ -24,7 +25,7 @@ int cli_parse_threads(const char *cmd, const char *arg) {
                 cmd, arg);
         return 0;
     }
-    openblas_set_num_threads((int)n);
+    ops_set_threads((int)n); // OpenBLAS and oneDNN (OpenMP) alike
     return 1;
 }
 

@@ -15,7 +15,7 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libhdf5-dev hdf5-tools libcjson-dev libopenblas-dev
-          libgsl-dev libcmocka-dev libutf8proc-dev gnuplot-nox)
+          libgsl-dev libcmocka-dev libutf8proc-dev libdnnl-dev gnuplot-nox)
 if [ -n "${GRATING_DEPS_EXTRA:-}" ]; then
   read -r -a extra <<< "$GRATING_DEPS_EXTRA"
   packages+=("${extra[@]}")

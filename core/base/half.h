@@ -19,6 +19,7 @@
 #ifndef GRATING_HALF_H
 #define GRATING_HALF_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -93,6 +94,25 @@ static inline uint16_t half_f32_to_bf16(float f) {
     }
     x += 0x7fffu + ((x >> 16) & 1u); // round to nearest even; overflow lands on inf
     return (uint16_t)(x >> 16);
+}
+
+// Arrays, written without branches (selects only) so the loops vectorise:
+// the same results as the scalar conversions above, bit for bit (the matmul
+// kernels round a chunk of activations per call, where a scalar branchy loop
+// would cost a noticeable share of a bf16 matmul).
+static inline void half_f32_to_bf16_array(const float *x, uint16_t *out, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = half_f32_to_bits(x[i]);
+        uint16_t hi = (uint16_t)(u >> 16);
+        uint16_t rounded = (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+        uint16_t nan = (hi & 0x7fu) ? hi : (uint16_t)(hi | 0x40u);
+        out[i] = (u & 0x7fffffffu) > 0x7f800000u ? nan : rounded;
+    }
+}
+
+static inline void half_bf16_to_f32_array(const uint16_t *b, float *out, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        out[i] = half_bf16_to_f32(b[i]);
 }
 
 #endif

@@ -1,11 +1,18 @@
 #include "model/ops.h"
 
+#include "base/half.h"
+#include "model/ops_dnnl.h"
+
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
 static _Thread_local double ops_flops;
+
+// Process-wide: a run picks its backend once (cli, bench) before any forward.
+static _Atomic int ops_backend_cur = OPS_BACKEND_OPENBLAS;
 
 double ops_flops_executed(void) {
     return ops_flops;
@@ -15,16 +22,64 @@ void ops_flops_reset(void) {
     ops_flops = 0.0;
 }
 
+int ops_backend_available(ops_backend b) {
+    switch (b) {
+    case OPS_BACKEND_OPENBLAS:
+        return 1;
+    case OPS_BACKEND_ONEDNN:
+        return ops_dnnl_available();
+    }
+    return 0;
+}
+
+status ops_backend_set(ops_backend b) {
+    if (b != OPS_BACKEND_OPENBLAS && b != OPS_BACKEND_ONEDNN)
+        return status_fail(STATUS_ERR_ARG, "matmul backend: unknown value %d", (int)b);
+    if (!ops_backend_available(b))
+        return status_fail(STATUS_ERR_UNSUPPORTED,
+                           "matmul backend %s: not available (grating was built without "
+                           "oneDNN: install libdnnl-dev and reconfigure)",
+                           ops_backend_name(b));
+    ops_backend_cur = (int)b;
+    return STATUS_OK;
+}
+
+ops_backend ops_backend_get(void) {
+    return (ops_backend)ops_backend_cur;
+}
+
+const char *ops_backend_name(ops_backend b) {
+    switch (b) {
+    case OPS_BACKEND_OPENBLAS:
+        return "openblas";
+    case OPS_BACKEND_ONEDNN:
+        return "onednn";
+    }
+    return "unknown";
+}
+
+const char *ops_backend_isa(void) {
+    return ops_dnnl_available() ? ops_dnnl_isa() : "none";
+}
+
+void ops_set_threads(int n) {
+    openblas_set_num_threads(n);
+    ops_dnnl_set_threads(n);
+}
+
 void ops_sgemm(int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,
                const float *b, size_t ldb, float *c, size_t ldc) {
     ops_flops += 2.0 * (double)m * (double)n * (double)k;
+    if (ops_backend_cur == OPS_BACKEND_ONEDNN &&
+        ops_dnnl_sgemm(trans_b, m, n, k, a, lda, b, ldb, c, ldc) == 0)
+        return;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m, (int)n,
                 (int)k, 1.0f, a, (int)lda, b, (int)ldb, 0.0f, c, (int)ldc);
 }
 
-void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
-                float *y, int accumulate) {
-    ops_flops += 2.0 * (double)n * (double)in * (double)out;
+// The bias goes into y first so that one sgemm with beta = 1 adds the product
+// (no second pass over y). Returns the beta for that sgemm.
+static float blas_bias_prologue(size_t n, const float *b, size_t out, float *y, int accumulate) {
     if (b) {
         for (size_t i = 0; i < n; i++) {
             float *row = y + i * out;
@@ -35,9 +90,72 @@ void ops_linear(const float *x, size_t n, size_t in, const float *w, const float
                 memcpy(row, b, out * sizeof *row);
         }
     }
-    float beta = (accumulate || b) ? 1.0f : 0.0f;
+    return (accumulate || b) ? 1.0f : 0.0f;
+}
+
+static void blas_linear_f32(const float *x, size_t n, size_t in, const float *w, const float *b,
+                            size_t out, float *y, int accumulate) {
+    float beta = blas_bias_prologue(n, b, out, y, accumulate);
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)out, (int)in, 1.0f, x,
                 (int)in, w, (int)in, beta, y, (int)out);
+}
+
+// OpenBLAS has no bf16 x f32 sgemm: W is widened into a fixed f32 tile of
+// rows (1 MiB, L2-sized on current cores) and multiplied tile by tile, so
+// a bf16 slot never needs a whole f32 copy. Static (not mem_alloc'd) because
+// ops_linear_m cannot report an allocation failure; the lock lets two
+// threads share it.
+#define W_TILE_CAP ((size_t)256 << 10) // floats
+static _Alignas(64) float w_tile[W_TILE_CAP];
+static pthread_mutex_t w_tile_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t *w, const float *b,
+                             size_t out, float *y, int accumulate) {
+    float beta0 = blas_bias_prologue(n, b, out, y, accumulate);
+    if (n == 0 || out == 0 || in == 0) {
+        if (beta0 == 0.0f)
+            for (size_t i = 0; i < n * out; i++)
+                y[i] = 0.0f;
+        return;
+    }
+    // Rows wider than the tile are split along K too (beta 1 after the
+    // first K block); no real layer comes near 256K inputs.
+    size_t kc = in < W_TILE_CAP ? in : W_TILE_CAP;
+    size_t rows = W_TILE_CAP / kc;
+    pthread_mutex_lock(&w_tile_lock);
+    for (size_t k0 = 0; k0 < in; k0 += kc) {
+        size_t kk = in - k0 < kc ? in - k0 : kc;
+        float beta = k0 == 0 ? beta0 : 1.0f;
+        for (size_t j0 = 0; j0 < out; j0 += rows) {
+            size_t jj = out - j0 < rows ? out - j0 : rows;
+            for (size_t j = 0; j < jj; j++)
+                half_bf16_to_f32_array(w + (j0 + j) * in + k0, w_tile + j * kk, kk);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)jj, (int)kk, 1.0f,
+                        x + k0, (int)in, w_tile, (int)kk, beta, y + j0, (int)out);
+        }
+    }
+    pthread_mutex_unlock(&w_tile_lock);
+}
+
+void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
+                float *y, int accumulate) {
+    ops_flops += 2.0 * (double)n * (double)in * (double)out;
+    if (ops_backend_cur == OPS_BACKEND_ONEDNN &&
+        ops_dnnl_linear(x, n, in, w, OPS_DTYPE_F32, b, out, y, accumulate) == 0)
+        return;
+    blas_linear_f32(x, n, in, w, b, out, y, accumulate);
+}
+
+void ops_linear_m(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                  size_t out, float *y, int accumulate) {
+    ops_flops += 2.0 * (double)n * (double)in * (double)out;
+    if (ops_backend_cur == OPS_BACKEND_ONEDNN &&
+        ops_dnnl_linear(x, n, in, w->data, w->dtype, b, out, y, accumulate) == 0)
+        return;
+    if (w->dtype == OPS_DTYPE_BF16)
+        blas_linear_bf16(x, n, in, w->data, b, out, y, accumulate);
+    else
+        blas_linear_f32(x, n, in, w->data, b, out, y, accumulate);
 }
 
 void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, const float *beta,

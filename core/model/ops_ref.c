@@ -2,14 +2,37 @@
 // in double precision with libm functions; never used on hot paths.
 #include "model/ops.h"
 
-#include <math.h>
+#include "base/half.h"
 
-void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b,
-                    size_t out, float *y, int accumulate) {
+#include <math.h>
+#include <stdint.h>
+
+void ops_linear_ref(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
+                    float *y, int accumulate) {
     for (size_t i = 0; i < n; i++) {
         for (size_t j = 0; j < out; j++) {
             double acc = b ? b[j] : 0.0;
-            for (size_t k = 0; k < in; k++) acc += (double)x[i * in + k] * w[j * in + k];
+            for (size_t k = 0; k < in; k++)
+                acc += (double)x[i * in + k] * w[j * in + k];
+            y[i * out + j] = (float)(accumulate ? y[i * out + j] + acc : acc);
+        }
+    }
+}
+
+// bf16 widens to f32 exactly, so this is ops_linear_ref on the f32 image of W
+// (double sums of exactly representable products).
+void ops_linear_m_ref(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                      size_t out, float *y, int accumulate) {
+    if (w->dtype == OPS_DTYPE_F32) {
+        ops_linear_ref(x, n, in, w->data, b, out, y, accumulate);
+        return;
+    }
+    const uint16_t *wb = w->data;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < out; j++) {
+            double acc = b ? b[j] : 0.0;
+            for (size_t k = 0; k < in; k++)
+                acc += (double)x[i * in + k] * half_bf16_to_f32(wb[j * in + k]);
             y[i * out + j] = (float)(accumulate ? y[i * out + j] + acc : acc);
         }
     }
@@ -20,9 +43,11 @@ void ops_layernorm_rows_ref(float *x, size_t n, size_t dim, const float *gamma, 
     for (size_t i = 0; i < n; i++) {
         float *row = x + i * dim;
         double mean = 0.0, var = 0.0;
-        for (size_t j = 0; j < dim; j++) mean += row[j];
+        for (size_t j = 0; j < dim; j++)
+            mean += row[j];
         mean /= (double)dim;
-        for (size_t j = 0; j < dim; j++) var += (row[j] - mean) * (row[j] - mean);
+        for (size_t j = 0; j < dim; j++)
+            var += (row[j] - mean) * (row[j] - mean);
         var /= (double)dim;
         for (size_t j = 0; j < dim; j++)
             row[j] = (float)((row[j] - mean) / sqrt(var + eps) * gamma[j] + beta[j]);
@@ -40,9 +65,12 @@ void ops_softmax_rows_ref(float *x, size_t n, size_t dim, float scale) {
     for (size_t i = 0; i < n; i++) {
         float *row = x + i * dim;
         double mx = -INFINITY, sum = 0.0;
-        for (size_t j = 0; j < dim; j++) mx = fmax(mx, (double)row[j] * scale);
-        for (size_t j = 0; j < dim; j++) sum += exp((double)row[j] * scale - mx);
-        for (size_t j = 0; j < dim; j++) row[j] = (float)(exp((double)row[j] * scale - mx) / sum);
+        for (size_t j = 0; j < dim; j++)
+            mx = fmax(mx, (double)row[j] * scale);
+        for (size_t j = 0; j < dim; j++)
+            sum += exp((double)row[j] * scale - mx);
+        for (size_t j = 0; j < dim; j++)
+            row[j] = (float)(exp((double)row[j] * scale - mx) / sum);
     }
 }
 
