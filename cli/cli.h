@@ -111,6 +111,7 @@ enum {
     CLI_OPT_FORCE,
     CLI_OPT_JSON,
     CLI_OPT_COMPUTE,
+    CLI_OPT_BACKEND,
 };
 
 // clang-format off
@@ -133,6 +134,7 @@ enum {
 #define CLI_OPTION_FORCE {"force", no_argument, 0, CLI_OPT_FORCE}
 #define CLI_OPTION_JSON {"json", no_argument, 0, CLI_OPT_JSON}
 #define CLI_OPTION_COMPUTE {"compute", required_argument, 0, CLI_OPT_COMPUTE}
+#define CLI_OPTION_BACKEND {"backend", required_argument, 0, CLI_OPT_BACKEND}
 
 // Groups, so that commands taking the same inputs take them the same way.
 // A command lists only the groups it accepts: an option it does not list
@@ -140,7 +142,7 @@ enum {
 // Running a model: score, rerank, trace.
 #define CLI_OPTS_MODEL                                                                             \
     CLI_OPTION_MODEL, CLI_OPTION_INSTRUCTION, CLI_OPTION_MAX_LEN, CLI_OPTION_THREADS,              \
-        CLI_OPTION_ALLOW_UNUSED_TENSORS, CLI_OPTION_COMPUTE
+        CLI_OPTION_ALLOW_UNUSED_TENSORS, CLI_OPTION_COMPUTE, CLI_OPTION_BACKEND
 // One query and its candidates: score, rerank.
 #define CLI_OPTS_PAIRS                                                                             \
     CLI_OPTION_QUERY, CLI_OPTION_QUERIES, CLI_OPTION_QID, CLI_OPTION_DOCS, CLI_OPTION_DOC_IDS
@@ -167,8 +169,11 @@ int cli_parse_long(const char *cmd, const char *name, const char *arg, long min,
 int cli_parse_threads(const char *cmd, const char *arg);
 // "f32" / "bf16" for an ops_dtype (outputs, traces).
 const char *cli_compute_name(int matrix_dtype);
-// The matmul backend in force ("openblas", "onednn").
+// The matmul backend in force ("openblas", "onednn"). Every command starts on
+// the fastest available one (cli_backend_default: oneDNN when built in);
+// --backend openblas|onednn chooses.
 const char *cli_backend_name(void);
+void cli_backend_default(void);
 // The compute threads in force (print it in outputs and summaries).
 int cli_threads(void);
 

@@ -51,7 +51,14 @@ const char *cli_compute_name(int matrix_dtype) {
 }
 
 const char *cli_backend_name(void) {
-    return "openblas";
+    return ops_backend_name(ops_backend_get());
+}
+
+void cli_backend_default(void) {
+    if (ops_backend_available(OPS_BACKEND_ONEDNN)) (void)ops_backend_set(OPS_BACKEND_ONEDNN);
+    // OpenMP follows the BLAS default (OPENBLAS_NUM_THREADS, else every core)
+    // until --threads says otherwise.
+    ops_set_threads(cli_threads());
 }
 
 int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o) {
@@ -75,6 +82,23 @@ int cli_common_parse(const char *cmd, int c, const char *arg, cli_common_opts *o
     case CLI_OPT_ALLOW_UNUSED_TENSORS:
         o->allow_unused_tensors = 1;
         return 1;
+    case CLI_OPT_BACKEND: {
+        ops_backend b = strcmp(arg, "onednn") == 0 ? OPS_BACKEND_ONEDNN : OPS_BACKEND_OPENBLAS;
+        if (strcmp(arg, "onednn") != 0 && strcmp(arg, "openblas") != 0) {
+            fprintf(stderr, "grating %s: --backend must be openblas or onednn, got '%s'\n", cmd,
+                    arg);
+            return -1;
+        }
+        if (!ops_backend_available(b)) {
+            fprintf(stderr,
+                    "grating %s: --backend %s: this build has no oneDNN (install libdnnl-dev and "
+                    "rebuild)\n",
+                    cmd, arg);
+            return -1;
+        }
+        (void)ops_backend_set(b);
+        return 1;
+    }
     case CLI_OPT_COMPUTE:
         if (strcmp(arg, "f32") == 0)
             o->matrix_dtype = OPS_DTYPE_F32;
@@ -175,6 +199,7 @@ int cli_add_provenance(cJSON *root, const char *model_dir, const reranker *m, lo
              cJSON_AddStringToObject(root, "architecture", m->cfg.arch_name) &&
              cJSON_AddNumberToObject(root, "n_layers", m->cfg.n_layers) &&
              cJSON_AddStringToObject(root, "compute", cli_compute_name(m->cfg.matrix_dtype)) &&
+             cJSON_AddStringToObject(root, "backend", cli_backend_name()) &&
              cJSON_AddNumberToObject(root, "max_len", (double)max_len);
     free(abs);
     free(command);
