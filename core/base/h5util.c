@@ -164,6 +164,15 @@ status h5util_read_strings(hid_t parent, const char *name, char ***out, size_t *
     hid_t space = H5Dget_space(d);
     hssize_t count = H5Sget_simple_extent_npoints(space);
     H5Sclose(space);
+    // A damaged dataspace can claim any count (a fuzzed trace claimed 7.6e18
+    // strings); grating never writes more than H5UTIL_MAX_STRINGS per dataset.
+    if (count > (hssize_t)H5UTIL_MAX_STRINGS) {
+        H5Dclose(d);
+        return status_fail(STATUS_ERR_FORMAT,
+                           "%s: dataset '%s' claims %lld strings, more than the %lld grating reads "
+                           "(damaged file?)",
+                           path, name, (long long)count, (long long)H5UTIL_MAX_STRINGS);
+    }
     hid_t str = h5util_string_type();
     char **tmp = count > 0 ? calloc((size_t)count, sizeof *tmp) : NULL;
     herr_t e = count > 0 && tmp ? H5Dread(d, str, H5S_ALL, H5S_ALL, H5P_DEFAULT, tmp)
@@ -171,9 +180,18 @@ status h5util_read_strings(hid_t parent, const char *name, char ***out, size_t *
     status st = STATUS_OK;
     if (e < 0) st = status_fail(STATUS_ERR_FORMAT, "%s: cannot read strings '%s'", path, name);
     char **copy = st == STATUS_OK && count > 0 ? calloc((size_t)count, sizeof *copy) : NULL;
-    for (hssize_t i = 0; i < count && st == STATUS_OK; i++) {
-        copy[i] = strdup(tmp[i] ? tmp[i] : "");
+    if (st == STATUS_OK && count > 0 && !copy)
+        st = status_fail(STATUS_ERR_NOMEM, "%s: strings '%s': out of memory", path, name);
+    for (hssize_t i = 0; i < count && tmp && e >= 0; i++) {
+        if (st == STATUS_OK && !(copy[i] = strdup(tmp[i] ? tmp[i] : "")))
+            st = status_fail(STATUS_ERR_NOMEM, "%s: strings '%s': out of memory", path, name);
         if (tmp[i]) H5free_memory(tmp[i]);
+    }
+    if (st != STATUS_OK && copy) {
+        for (hssize_t i = 0; i < count; i++)
+            free(copy[i]);
+        free(copy);
+        copy = NULL;
     }
     free(tmp);
     H5Tclose(str);

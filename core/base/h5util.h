@@ -66,6 +66,8 @@ status h5util_write_dataset(hid_t parent, const char *name, hid_t type, int rank
 // the object in messages (e.g. the query id).
 status h5util_read_dataset(hid_t parent, const char *name, hid_t type, size_t expect, void *out,
                            const char *path, const char *what);
+// Largest number of strings h5util_read_strings reads from one dataset.
+#define H5UTIL_MAX_STRINGS ((long long)1 << 24)
 // Reads a 1-D string dataset into a malloc'd array of malloc'd strings.
 status h5util_read_strings(hid_t parent, const char *name, char ***out, size_t *n,
                            const char *path);
