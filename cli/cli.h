@@ -112,6 +112,11 @@ enum {
     CLI_OPT_JSON,
     CLI_OPT_COMPUTE,
     CLI_OPT_BACKEND,
+    CLI_OPT_BITS,
+    CLI_OPT_GROUP,
+    CLI_OPT_SYM,
+    CLI_OPT_ASYM,
+    CLI_OPT_DESC_ACT,
 };
 
 // clang-format off
@@ -135,6 +140,11 @@ enum {
 #define CLI_OPTION_JSON {"json", no_argument, 0, CLI_OPT_JSON}
 #define CLI_OPTION_COMPUTE {"compute", required_argument, 0, CLI_OPT_COMPUTE}
 #define CLI_OPTION_BACKEND {"backend", required_argument, 0, CLI_OPT_BACKEND}
+// GPTQ settings of `quantize` and `synth --bits` (cli_gptq_parse).
+#define CLI_OPTS_GPTQ                                                                              \
+    {"bits", required_argument, 0, CLI_OPT_BITS}, {"group", required_argument, 0, CLI_OPT_GROUP},  \
+        {"sym", no_argument, 0, CLI_OPT_SYM}, {"asym", no_argument, 0, CLI_OPT_ASYM},              \
+        {"desc-act", no_argument, 0, CLI_OPT_DESC_ACT}
 
 // Groups, so that commands taking the same inputs take them the same way.
 // A command lists only the groups it accepts: an option it does not list
@@ -167,6 +177,10 @@ int cli_parse_long(const char *cmd, const char *name, const char *arg, long min,
 // the error and returns 0 when malformed. Without --threads a command uses
 // the BLAS default: OPENBLAS_NUM_THREADS if set, else every core.
 int cli_parse_threads(const char *cmd, const char *arg);
+// Handles a CLI_OPTS_GPTQ option into *g: 1 handled, 0 not one of them,
+// -1 error printed (--bits 4|8, --group N > 0 or -1, --sym, --asym, --desc-act).
+struct gptq_config;
+int cli_gptq_parse(const char *cmd, int c, const char *arg, struct gptq_config *g);
 // "f32" / "bf16" for an ops_dtype (outputs, traces).
 const char *cli_compute_name(int matrix_dtype);
 // The matmul backend in force ("openblas", "onednn"). Every command starts on

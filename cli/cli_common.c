@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 
+#include "io/gptq.h"
 #include "model/ops.h"
 #include "base/clock.h"
 #include "model/ops.h"
@@ -44,6 +45,41 @@ int cli_parse_long(const char *cmd, const char *name, const char *arg, long min,
     }
     *value = v;
     return 1;
+}
+
+int cli_gptq_parse(const char *cmd, int c, const char *arg, gptq_config *g) {
+    char *end = NULL;
+    long v;
+    switch (c) {
+    case CLI_OPT_BITS:
+        v = strtol(arg, &end, 10);
+        if (!*arg || *end || (v != 4 && v != 8)) {
+            fprintf(stderr, "grating %s: --bits '%s': expected 4 or 8\n", cmd, arg);
+            return -1;
+        }
+        g->bits = (int)v;
+        return 1;
+    case CLI_OPT_GROUP:
+        v = strtol(arg, &end, 10);
+        if (!*arg || *end || v == 0 || v < -1 || v > 1000000000) {
+            fprintf(stderr,
+                    "grating %s: --group '%s': expected a positive number of columns or -1\n", cmd,
+                    arg);
+            return -1;
+        }
+        g->group_size = (int)v;
+        return 1;
+    case CLI_OPT_SYM:
+        g->sym = 1;
+        return 1;
+    case CLI_OPT_ASYM:
+        g->sym = 0;
+        return 1;
+    case CLI_OPT_DESC_ACT:
+        g->desc_act = 1;
+        return 1;
+    }
+    return 0;
 }
 
 const char *cli_compute_name(int matrix_dtype) {

@@ -36,11 +36,7 @@ int cmd_quantize(int argc, char **argv) {
     static const struct option long_opts[] = {
         {"in", required_argument, NULL, 'i'},
         CLI_OPTS_OUTPUT,
-        {"bits", required_argument, NULL, 'b'},
-        {"group", required_argument, NULL, 'g'},
-        {"sym", no_argument, NULL, 's'},
-        {"asym", no_argument, NULL, 'a'},
-        {"desc-act", no_argument, NULL, 'd'},
+        CLI_OPTS_GPTQ,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -51,41 +47,12 @@ int cmd_quantize(int argc, char **argv) {
     int c;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         int shared = cli_common_parse("quantize", c, optarg, &co);
+        if (!shared) shared = cli_gptq_parse("quantize", c, optarg, &o.gptq);
         if (shared < 0) return 2;
         if (shared) continue;
-        char *end = NULL;
-        long v;
         switch (c) {
         case 'i':
             o.in_dir = optarg;
-            break;
-        case 'b':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || (v != 4 && v != 8)) {
-                fprintf(stderr, "grating quantize: --bits '%s': expected 4 or 8\n", optarg);
-                return 2;
-            }
-            o.gptq.bits = (int)v;
-            break;
-        case 'g':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v == 0 || v < -1 || v > 1000000000) {
-                fprintf(stderr,
-                        "grating quantize: --group '%s': expected a positive number of columns "
-                        "or -1\n",
-                        optarg);
-                return 2;
-            }
-            o.gptq.group_size = (int)v;
-            break;
-        case 's':
-            o.gptq.sym = 1;
-            break;
-        case 'a':
-            o.gptq.sym = 0;
-            break;
-        case 'd':
-            o.gptq.desc_act = 1;
             break;
         case 'h':
             cmd_quantize_usage(stdout);

@@ -68,11 +68,7 @@ int cmd_synth(int argc, char **argv) {
         {"dtype", required_argument, NULL, 'd'},
         {"max-shard-size", required_argument, NULL, 'm'},
         {"scale", required_argument, NULL, 'x'},
-        {"bits", required_argument, NULL, 'b'},
-        {"group", required_argument, NULL, 'g'},
-        {"sym", no_argument, NULL, 'S'},
-        {"asym", no_argument, NULL, 'A'},
-        {"desc-act", no_argument, NULL, 'D'},
+        CLI_OPTS_GPTQ,
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -80,13 +76,13 @@ int cmd_synth(int argc, char **argv) {
     synth_options_default(&o);
     o.gptq.group_size = 128; // the GPTQ options, used with --bits
     o.gptq.sym = 1;
-    long v;
     cli_common_opts co = {0};
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         int shared = cli_common_parse("synth", c, optarg, &co);
+        if (!shared) shared = cli_gptq_parse("synth", c, optarg, &o.gptq);
         if (shared < 0) return 2;
         if (shared) continue;
         char *end = NULL;
@@ -127,34 +123,6 @@ int cmd_synth(int argc, char **argv) {
                         optarg);
                 return 2;
             }
-            break;
-        case 'b':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || (v != 4 && v != 8)) {
-                fprintf(stderr, "grating synth: --bits '%s': expected 4 or 8\n", optarg);
-                return 2;
-            }
-            o.gptq.bits = (int)v;
-            break;
-        case 'g':
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v == 0 || v < -1 || v > 1000000000) {
-                fprintf(stderr,
-                        "grating synth: --group '%s': expected a positive number of columns or "
-                        "-1\n",
-                        optarg);
-                return 2;
-            }
-            o.gptq.group_size = (int)v;
-            break;
-        case 'S':
-            o.gptq.sym = 1;
-            break;
-        case 'A':
-            o.gptq.sym = 0;
-            break;
-        case 'D':
-            o.gptq.desc_act = 1;
             break;
         case 'h':
             cmd_synth_usage(stdout);
