@@ -34,11 +34,8 @@ static void cmd_quantize_usage(FILE *out) {
 
 int cmd_quantize(int argc, char **argv) {
     static const struct option long_opts[] = {
-        {"in", required_argument, NULL, 'i'},
-        CLI_OPTS_OUTPUT,
-        CLI_OPTS_GPTQ,
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"in", required_argument, NULL, 'i'}, CLI_OPTS_OUTPUT,    CLI_OPTS_GPTQ,
+        {"help", no_argument, NULL, 'h'},     {NULL, 0, NULL, 0},
     };
     quantize_options o = {.gptq = {.bits = 0, .group_size = 128, .sym = 1, .desc_act = 0}};
     cli_common_opts co = {0};
