@@ -125,6 +125,19 @@ double arch_forward_flops(const model_config *c, const reranker_batch *b) {
     return (double)c->n_layers * layers + (double)(c->n_layers + 1) * head;
 }
 
+status arch_batch_fits(const char *family, const reranker_batch *b, size_t max_tok,
+                       size_t max_seq_len) {
+    if (b->n_tok > max_tok)
+        return status_fail(STATUS_ERR_ARG, "%s: %zu tokens exceed the workspace (%zu)", family,
+                           b->n_tok, max_tok);
+    for (size_t s = 0; s < b->n_seq; s++)
+        if (b->seq_len[s] > max_seq_len)
+            return status_fail(STATUS_ERR_ARG,
+                               "%s: sequence %zu has %zu tokens, the workspace holds %zu", family,
+                               s, b->seq_len[s], max_seq_len);
+    return STATUS_OK;
+}
+
 int arch_tensor_index(const arch_ops *a, const char *name) {
     for (size_t i = 0; i < a->n_tensors; i++)
         if (strcmp(a->tensors[i].name, name) == 0) return (int)i;

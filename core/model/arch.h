@@ -261,6 +261,11 @@ status arch_layer_read(const checkpoint *ck, int layer, float *slot, direct_io *
 const float *arch_model_layer(const arch_model *m, size_t l);
 // h (n, H) = rows ids of the token table (resident or cached).
 status arch_gather_word_rows(const arch_model *m, const int32_t *ids, size_t n, float *h);
+// For families' layer_forward: fails (STATUS_ERR_ARG, naming the family) when
+// b holds more than max_tok tokens or a sequence longer than max_seq_len,
+// the sizes its workspace was made for.
+status arch_batch_fits(const char *family, const reranker_batch *b, size_t max_tok,
+                       size_t max_seq_len);
 // Index of the tensor named `name` in the family's table, or -1 (for
 // families' open and tests).
 int arch_tensor_index(const arch_ops *a, const char *name);

@@ -74,6 +74,17 @@ static status model_config_check_sizes(const model_config *cfg, const char *path
     return st;
 }
 
+status model_config_get_sizes(model_config *cfg, const cJSON *root, const char *path) {
+    status st;
+    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
+        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
+        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
+        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
+        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)))
+        return st;
+    return STATUS_OK;
+}
+
 // The registered family of "architectures"[0], or a message naming what
 // is supported.
 static status model_config_find_arch(model_config *cfg, const char *path) {

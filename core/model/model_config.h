@@ -21,6 +21,7 @@
 #include <stdint.h>
 
 struct arch_ops;
+struct cJSON;
 
 // Bytes of the family's own config fields (model_config.family).
 enum { MODEL_CONFIG_FAMILY_BYTES = 256 };
@@ -80,6 +81,12 @@ status model_config_parse_text(model_config *cfg, const char *text, size_t len, 
 // For families' config_parse: v must be in [1, the bound grating accepts for
 // key] (bounds keep every size product exact); an error names path and key.
 status model_config_check_positive(const char *path, const char *key, int64_t v);
+
+// For families' config_parse: the sizes every family's config.json must hold
+// (vocab_size, hidden_size, num_hidden_layers, num_attention_heads,
+// intermediate_size), each an error naming path and key when missing or not
+// an integer.
+status model_config_get_sizes(model_config *cfg, const struct cJSON *root, const char *path);
 
 // The tensors of the checkpoint in a fixed order (the family's table:
 // embeddings, layers 0..L-1, head). *specs is malloc'd; free() it.

@@ -64,29 +64,6 @@ static int utf8_char(const unsigned char *s, size_t len, size_t i, int32_t *cp) 
     return n;
 }
 
-// Decodes the character at s[*i] of valid UTF-8 and advances *i.
-static inline int32_t utf8_next(const unsigned char *s, size_t *i) {
-    unsigned c = s[*i];
-    if (c < 0x80) {
-        (*i)++;
-        return (int32_t)c;
-    }
-    if (c < 0xE0) {
-        int32_t v = (int32_t)((c & 0x1F) << 6 | (s[*i + 1] & 0x3F));
-        *i += 2;
-        return v;
-    }
-    if (c < 0xF0) {
-        int32_t v = (int32_t)((c & 0x0F) << 12 | (s[*i + 1] & 0x3F) << 6 | (s[*i + 2] & 0x3F));
-        *i += 3;
-        return v;
-    }
-    int32_t v = (int32_t)((c & 0x07) << 18 | (s[*i + 1] & 0x3F) << 12 | (s[*i + 2] & 0x3F) << 6 |
-                          (s[*i + 3] & 0x3F));
-    *i += 4;
-    return v;
-}
-
 static size_t utf8_put(int32_t c, char *dst) {
     return bert_normalizer_encode_utf8(c, dst);
 }
@@ -204,7 +181,7 @@ static inline int char_class(int32_t c) {
 static size_t class_run_end(const unsigned char *s, size_t len, size_t i, int cls) {
     while (i < len) {
         size_t j = i;
-        if (char_class(utf8_next(s, &j)) != cls) break;
+        if (char_class(hf_utf8_next(s, &j)) != cls) break;
         i = j;
     }
     return i;
@@ -228,7 +205,7 @@ static size_t contraction_len(const unsigned char *s, size_t len, size_t i) {
 size_t bpe_piece_end(const char *str, size_t len, size_t pos) {
     const unsigned char *s = (const unsigned char *)str;
     size_t p1 = pos;
-    int32_t c0 = utf8_next(s, &p1);
+    int32_t c0 = hf_utf8_next(s, &p1);
     int k0 = char_class(c0);
 
     // (?i:'s|'t|'re|'ve|'m|'ll|'d)
@@ -241,7 +218,7 @@ size_t bpe_piece_end(const char *str, size_t len, size_t pos) {
     if (k0 == CL_LETTER) return class_run_end(s, len, p1, CL_LETTER);
     int32_t c1 = -1;
     size_t p2 = p1;
-    if (p1 < len) c1 = utf8_next(s, &p2);
+    if (p1 < len) c1 = hf_utf8_next(s, &p2);
     int k1 = c1 < 0 ? -1 : char_class(c1);
     if ((k0 == CL_OTHER || k0 == CL_SPACE) && k1 == CL_LETTER)
         return class_run_end(s, len, p2, CL_LETTER);
@@ -263,7 +240,7 @@ size_t bpe_piece_end(const char *str, size_t len, size_t pos) {
     size_t end = pos, last_start = pos, last_newline = 0, count = 0;
     while (end < len) {
         size_t j = end;
-        int k = char_class(utf8_next(s, &j));
+        int k = char_class(hf_utf8_next(s, &j));
         if (k != CL_SPACE && k != CL_NEWLINE) break;
         if (k == CL_NEWLINE) last_newline = j;
         last_start = end;
@@ -1313,7 +1290,7 @@ status bpe_decode(const bpe *t, const int32_t *ids, size_t n, char **text, size_
         size_t tl = t->token_len[ids[i]], start = nb, j = 0;
         int raw = 0;
         while (j < tl) {
-            int32_t c = utf8_next(tok, &j);
+            int32_t c = hf_utf8_next(tok, &j);
             int b = cp_to_byte(c);
             if (b < 0) {
                 raw = 1;

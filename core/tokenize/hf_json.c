@@ -116,26 +116,7 @@ static inline int32_t unit_at(const hf_added_matcher *m, const void *text, size_
 // The character starting at text[*i] (valid UTF-8 or code points); advances *i.
 static int32_t char_next(const hf_added_matcher *m, const void *text, size_t *i) {
     if (m->unit != 1) return ((const int32_t *)text)[(*i)++];
-    const uint8_t *s = text;
-    unsigned c = s[*i];
-    if (c < 0x80) {
-        (*i)++;
-        return (int32_t)c;
-    }
-    if (c < 0xE0) {
-        int32_t v = (int32_t)((c & 0x1F) << 6 | (s[*i + 1] & 0x3F));
-        *i += 2;
-        return v;
-    }
-    if (c < 0xF0) {
-        int32_t v = (int32_t)((c & 0x0F) << 12 | (s[*i + 1] & 0x3F) << 6 | (s[*i + 2] & 0x3F));
-        *i += 3;
-        return v;
-    }
-    int32_t v = (int32_t)((c & 0x07) << 18 | (s[*i + 1] & 0x3F) << 12 | (s[*i + 2] & 0x3F) << 6 |
-                          (s[*i + 3] & 0x3F));
-    *i += 4;
-    return v;
+    return hf_utf8_next(text, i);
 }
 
 // The start of the character that ends at text[end] (end > 0).

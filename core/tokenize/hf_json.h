@@ -98,4 +98,28 @@ void hf_path_join(char *dst, size_t cap, const char *dir, const char *name);
 // 1 when path is a regular file (following links).
 int hf_file_exists(const char *path);
 
+// Decodes the character at s[*i] of VALID UTF-8 (checked beforehand) and
+// advances *i: the decoder byte-level BPE and the added-token matcher share.
+static inline int32_t hf_utf8_next(const unsigned char *s, size_t *i) {
+    unsigned c = s[*i];
+    if (c < 0x80) {
+        (*i)++;
+        return (int32_t)c;
+    }
+    if (c < 0xE0) {
+        int32_t v = (int32_t)((c & 0x1F) << 6 | (s[*i + 1] & 0x3F));
+        *i += 2;
+        return v;
+    }
+    if (c < 0xF0) {
+        int32_t v = (int32_t)((c & 0x0F) << 12 | (s[*i + 1] & 0x3F) << 6 | (s[*i + 2] & 0x3F));
+        *i += 3;
+        return v;
+    }
+    int32_t v = (int32_t)((c & 0x07) << 18 | (s[*i + 1] & 0x3F) << 12 | (s[*i + 2] & 0x3F) << 6 |
+                          (s[*i + 3] & 0x3F));
+    *i += 4;
+    return v;
+}
+
 #endif

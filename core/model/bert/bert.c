@@ -140,11 +140,7 @@ static void bert_layer_bind(const model_config *c, const float *slot, bert_layer
 
 static status bert_config_parse(model_config *cfg, const cJSON *root, const char *path) {
     status st;
-    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
-        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
-        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
-        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
-        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)) ||
+    if ((st = model_config_get_sizes(cfg, root, path)) ||
         (st = json_get_int(root, "max_position_embeddings", path, &cfg->max_position_embeddings)))
         return st;
     cfg->type_vocab_size = 2;
@@ -233,18 +229,6 @@ static status bert_workspace_bind(const model_config *c, const arch_workspace_si
     return STATUS_OK;
 }
 
-static status bert_check_fits(const reranker_batch *b, const bert_workspace *ws) {
-    if (b->n_tok > ws->max_tok)
-        return status_fail(STATUS_ERR_ARG, "bert: %zu tokens exceed the workspace (%zu)", b->n_tok,
-                           ws->max_tok);
-    for (size_t s = 0; s < b->n_seq; s++)
-        if (b->seq_len[s] > ws->max_seq_len)
-            return status_fail(STATUS_ERR_ARG,
-                               "bert: sequence %zu has %zu tokens, the workspace holds %zu", s,
-                               b->seq_len[s], ws->max_seq_len);
-    return STATUS_OK;
-}
-
 static status bert_batch_validate(const arch_model *m, const reranker_batch *b) {
     const model_config *c = &m->cfg;
     for (size_t t = 0; b->type_ids && t < b->n_tok; t++)
@@ -302,7 +286,7 @@ static void bert_attention(const model_config *c, const reranker_batch *b, bert_
 static status bert_layer_forward(const arch_model *m, const float *slot, const reranker_batch *b,
                                  float *h, void *wsp) {
     bert_workspace *ws = wsp;
-    status st = bert_check_fits(b, ws);
+    status st = arch_batch_fits("bert", b, ws->max_tok, ws->max_seq_len);
     if (st != STATUS_OK) return st;
     const model_config *c = &m->cfg;
     bert_layer_weights w;

@@ -158,12 +158,7 @@ static void qwen3_layer_bind(const model_config *c, const float *slot, qwen3_lay
 
 static status qwen3_config_parse(model_config *cfg, const cJSON *root, const char *path) {
     status st;
-    if ((st = json_get_int(root, "vocab_size", path, &cfg->vocab_size)) ||
-        (st = json_get_int(root, "hidden_size", path, &cfg->hidden_size)) ||
-        (st = json_get_int(root, "num_hidden_layers", path, &cfg->n_layers)) ||
-        (st = json_get_int(root, "num_attention_heads", path, &cfg->n_heads)) ||
-        (st = json_get_int(root, "intermediate_size", path, &cfg->intermediate_size)))
-        return st;
+    if ((st = model_config_get_sizes(cfg, root, path))) return st;
     cfg->head_dim = 128;
     cfg->n_kv_heads = 32;
     cfg->max_position_embeddings = 32768;
@@ -417,22 +412,10 @@ static void qwen3_attention(const model_config *c, const reranker_batch *b, qwen
     }
 }
 
-static status qwen3_check_fits(const reranker_batch *b, const qwen3_workspace *ws) {
-    if (b->n_tok > ws->max_tok)
-        return status_fail(STATUS_ERR_ARG, "qwen3: %zu tokens exceed the workspace (%zu)", b->n_tok,
-                           ws->max_tok);
-    for (size_t s = 0; s < b->n_seq; s++)
-        if (b->seq_len[s] > ws->max_seq_len)
-            return status_fail(STATUS_ERR_ARG,
-                               "qwen3: sequence %zu has %zu tokens, the workspace holds %zu", s,
-                               b->seq_len[s], ws->max_seq_len);
-    return STATUS_OK;
-}
-
 static status qwen3_layer_forward(const arch_model *m, const float *slot, const reranker_batch *b,
                                   float *h, void *wsp) {
     qwen3_workspace *ws = wsp;
-    status st = qwen3_check_fits(b, ws);
+    status st = arch_batch_fits("qwen3", b, ws->max_tok, ws->max_seq_len);
     if (st != STATUS_OK) return st;
     const model_config *c = &m->cfg;
     qwen3_layer_weights w;
