@@ -289,6 +289,42 @@ static void test_sharded_round_trip(void **state) {
     free(dir);
 }
 
+// checkpoint_read_bf16: F32 and F16 tensors rounded to nearest even, BF16
+// copied; a wrong element count is a shape error that writes nothing (a
+// shorter count once wrote 4-byte floats into the 2-byte buffer).
+static void test_read_bf16(void **state) {
+    (void)state;
+    safetensors_dtype dts[3] = {SAFETENSORS_F32, SAFETENSORS_F16, SAFETENSORS_BF16};
+    for (int k = 0; k < 3; k++) {
+        char *dir = writer_checkpoint(dts[k], 0);
+        checkpoint ck;
+        assert_int_equal(checkpoint_open(&ck, dir), STATUS_OK);
+        checkpoint_tensor t;
+        assert_int_equal(checkpoint_find(&ck, "bert.embeddings.LayerNorm.weight", &t), STATUS_OK);
+        size_t n = (size_t)t.info->numel;
+        float *f = calloc(n, sizeof *f);
+        uint16_t *b = calloc(n + 4, sizeof *b);
+        assert_non_null(f);
+        assert_non_null(b);
+        assert_int_equal(checkpoint_read_f32(&ck, "bert.embeddings.LayerNorm.weight", f, n),
+                         STATUS_OK);
+        assert_int_equal(checkpoint_read_bf16(&ck, "bert.embeddings.LayerNorm.weight", b, n),
+                         STATUS_OK);
+        for (size_t i = 0; i < n; i++)
+            assert_int_equal(b[i], half_f32_to_bf16(f[i]));
+        memset(b, 0xAB, (n + 4) * sizeof *b);
+        assert_int_equal(checkpoint_read_bf16(&ck, "bert.embeddings.LayerNorm.weight", b, n / 2),
+                         STATUS_ERR_SHAPE);
+        for (size_t i = 0; i < n + 4; i++)
+            assert_int_equal(b[i], 0xABAB);
+        free(f);
+        free(b);
+        checkpoint_close(&ck);
+        testutil_rmtree(dir);
+        free(dir);
+    }
+}
+
 static void test_missing_folder_config_weights(void **state) {
     (void)state;
     checkpoint ck;
@@ -695,6 +731,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_open_single_f32),
         cmocka_unit_test(test_open_f16_bf16),
+        cmocka_unit_test(test_read_bf16),
         cmocka_unit_test(test_sharded_round_trip),
         cmocka_unit_test(test_missing_folder_config_weights),
         cmocka_unit_test(test_shape_mismatch),
