@@ -3,6 +3,7 @@
 
 #include "base/mem.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -244,9 +245,16 @@ status arch_model_open(arch_model *m, const char *dir, const arch_model_options 
     m->cfg = m->ck.cfg;
     m->ops = m->cfg.arch;
     m->layer_floats = arch_layer_floats(&m->cfg);
-    if (!(m->global = mem_calloc(MEM_OTHER, m->ops->n_tensors * sizeof *m->global))) {
+    if (!(m->global = mem_calloc(MEM_OTHER, m->ops->n_tensors * sizeof *m->global)) ||
+        !(m->slot_offsets = mem_alloc(MEM_OTHER, m->ops->n_tensors * sizeof *m->slot_offsets))) {
         st = status_wrap(STATUS_ERR_NOMEM, "%s", dir);
         goto fail;
+    }
+    for (size_t i = 0; i < m->ops->n_tensors; i++) {
+        const arch_tensor *t = &m->ops->tensors[i];
+        m->slot_offsets[i] = (t->flags & ARCH_T_LAYER) && arch_tensor_present(&m->cfg, t)
+                                 ? arch_slot_offset(&m->cfg, i)
+                                 : SIZE_MAX;
     }
     if ((st = arch_model_read_globals(m, opt)) != STATUS_OK) goto fail;
     if (opt->resident_layers) {
@@ -274,8 +282,16 @@ void arch_model_close(arch_model *m) {
     mem_free(m->head_storage);
     mem_free(m->layer_storage);
     mem_free((void *)m->global);
+    mem_free(m->slot_offsets);
     checkpoint_close(&m->ck);
     memset(m, 0, sizeof *m);
+}
+
+void arch_model_layer_views(const arch_model *m, const float *slot, const void **views) {
+    for (size_t i = 0; i < m->ops->n_tensors; i++)
+        views[i] = m->slot_offsets[i] == SIZE_MAX
+                       ? NULL
+                       : (const unsigned char *)slot + m->slot_offsets[i];
 }
 
 const float *arch_model_layer(const arch_model *m, size_t l) {

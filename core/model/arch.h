@@ -243,6 +243,7 @@ struct arch_model {
     const float *word;       // (V, H) token table, NULL when cached
     embed_cache *word_cache; // rows on demand when word is NULL, else NULL
     size_t layer_floats;
+    size_t *slot_offsets; // (n_tensors,) byte offset of each layer tensor in a slot, else SIZE_MAX
     float *layer_storage; // (n_layers, layer_floats) when resident, else NULL
     void *family;         // the family's state (ops->open / ops->close)
 };
@@ -257,6 +258,9 @@ void arch_model_close(arch_model *m);
 // Reads layer `layer` into slot (arch_layer_bytes): buffered pread,
 // or O_DIRECT through io when io != NULL.
 status arch_layer_read(const checkpoint *ck, int layer, float *slot, direct_io *io);
+// arch_layer_views for an opened model, from the offsets computed once at
+// open (families' layer_forward binds a slot per layer and chunk).
+void arch_model_layer_views(const arch_model *m, const float *slot, const void **views);
 // The slot of layer l when resident, else NULL.
 const float *arch_model_layer(const arch_model *m, size_t l);
 // h (n, H) = rows ids of the token table (resident or cached).

@@ -121,9 +121,10 @@ typedef struct {
     const float *ln2_b; // (H,)
 } bert_layer_weights;
 
-static void bert_layer_bind(const model_config *c, const float *slot, bert_layer_weights *w) {
+static void bert_layer_bind(const arch_model *m, const float *slot, bert_layer_weights *w) {
+    const model_config *c = &m->cfg;
     const void *v[BERT_N_TENSORS];
-    arch_layer_views(c, slot, v);
+    arch_model_layer_views(m, slot, v);
     *w = (bert_layer_weights){.wqkv = arch_layer_matrix(c, v[BERT_T_Q_W]),
                               .bqkv = v[BERT_T_Q_B],
                               .wo = arch_layer_matrix(c, v[BERT_T_O_W]),
@@ -290,7 +291,7 @@ static status bert_layer_forward(const arch_model *m, const float *slot, const r
     if (st != STATUS_OK) return st;
     const model_config *c = &m->cfg;
     bert_layer_weights w;
-    bert_layer_bind(c, slot, &w);
+    bert_layer_bind(m, slot, &w);
     size_t n = b->n_tok, H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     float eps = (float)c->layer_norm_eps;
     // Self-attention block: h = LN(h + ctx Wo^T + bo).

@@ -143,9 +143,10 @@ typedef struct {
     ops_matrix wdown;    // (H, F) down_proj
 } qwen3_layer_weights;
 
-static void qwen3_layer_bind(const model_config *c, const float *slot, qwen3_layer_weights *w) {
+static void qwen3_layer_bind(const arch_model *m, const float *slot, qwen3_layer_weights *w) {
+    const model_config *c = &m->cfg;
     const void *v[QWEN3_N_TENSORS];
-    arch_layer_views(c, slot, v);
+    arch_model_layer_views(m, slot, v);
     *w = (qwen3_layer_weights){.ln1 = v[QWEN3_T_LN1],
                                .wqkv = arch_layer_matrix(c, v[QWEN3_T_Q]),
                                .wo = arch_layer_matrix(c, v[QWEN3_T_O]),
@@ -419,7 +420,7 @@ static status qwen3_layer_forward(const arch_model *m, const float *slot, const 
     if (st != STATUS_OK) return st;
     const model_config *c = &m->cfg;
     qwen3_layer_weights w;
-    qwen3_layer_bind(c, slot, &w);
+    qwen3_layer_bind(m, slot, &w);
     size_t n = b->n_tok, H = (size_t)c->hidden_size, F = (size_t)c->intermediate_size;
     size_t D = (size_t)c->head_dim, nh = (size_t)c->n_heads, nkv = (size_t)c->n_kv_heads;
     size_t Q = nh * D, W = Q + 2 * nkv * D, half = D / 2;
