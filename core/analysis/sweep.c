@@ -274,11 +274,12 @@ status sweep_grid_add_first_stage(sweep_grid *g) {
 // stores (older traces: attention heads unknown, counted as one full
 // multi-head attention, exact for families whose FLOPs do not depend on the
 // head split). *how says which.
-static status sweep_cost_config(const trace_meta *meta, const char *trace_path, model_config *cfg,
-                                char *how, size_t how_cap) {
+static status sweep_cost_config(const trace_meta *meta, model_config *cfg, char *how,
+                                size_t how_cap) {
     if (meta->config && meta->config[0]) {
         char what[4200];
-        snprintf(what, sizeof what, "%s: attribute 'config'", trace_path ? trace_path : "trace");
+        snprintf(what, sizeof what, "trace of %s: attribute 'config'",
+                 meta->model ? meta->model : "?");
         status st = model_config_parse_text(cfg, meta->config, strlen(meta->config), what);
         if (st != STATUS_OK) return st;
         snprintf(how, how_cap, "%s (%s) from the trace's config.json", cfg->arch->name,
@@ -289,8 +290,7 @@ static status sweep_cost_config(const trace_meta *meta, const char *trace_path, 
     const char *name = meta->architecture ? meta->architecture : "";
     if (!(cfg->arch = arch_find(name)))
         return status_fail(STATUS_ERR_UNSUPPORTED,
-                           "%s: architecture '%s' of the trace is not registered: no cost model",
-                           trace_path ? trace_path : "trace", name);
+                           "trace: architecture '%s' is not registered: no cost model", name);
     snprintf(cfg->arch_name, sizeof cfg->arch_name, "%s", name);
     cfg->hidden_size = meta->hidden_size;
     cfg->intermediate_size = meta->intermediate_size;
@@ -630,7 +630,7 @@ status sweep_run(const sweep_grid *g, const trace *t, const beir_dataset *labels
         return status_fail(STATUS_ERR_NOMEM, "sweep: out of memory");
     }
     model_config cost;
-    if ((st = sweep_cost_config(&t->meta, NULL, &cost, r->cost_model, sizeof r->cost_model)) !=
+    if ((st = sweep_cost_config(&t->meta, &cost, r->cost_model, sizeof r->cost_model)) !=
         STATUS_OK) {
         free(sq);
         sweep_results_free(r);
