@@ -277,7 +277,7 @@ int main(int argc, char **argv) {
             b[i] = 0.01f * (float)i;
         half_f32_to_bf16_array(x, xb, m * k);
         half_f32_to_bf16_array(w32, w16, n * k);
-        problem p = {x, xb, {w32, OPS_DTYPE_F32}, {w16, OPS_DTYPE_BF16}, b, y, m, k, n};
+        problem p = {x, xb, {w32, OPS_DTYPE_F32, 0}, {w16, OPS_DTYPE_BF16, 0}, b, y, m, k, n};
         double gflop = 2.0 * (double)m * (double)k * (double)n * 1e-9;
         for (int ti = 0; ti < n_threads; ti++) {
             ops_set_threads(threads[ti]);

@@ -102,7 +102,7 @@ static void check_shape(gsl_rng *r, size_t n, size_t in, size_t out, int have_dn
         B.xr[i] = half_bf16_to_f32(half_f32_to_bf16(B.x[i]));
     for (int dt = 0; dt < 2; dt++) {
         ops_matrix w = {dt ? (const void *)B.w16 : (const void *)B.w32,
-                        dt ? OPS_DTYPE_BF16 : OPS_DTYPE_F32};
+                        dt ? OPS_DTYPE_BF16 : OPS_DTYPE_F32, 0};
         for (int acc = 0; acc < 2; acc++)
             for (int hb = 0; hb < 2; hb++) {
                 const float *b = hb ? B.b : NULL;

@@ -214,7 +214,8 @@ size_t arch_layer_floats(const model_config *cfg);
 void arch_layer_views(const model_config *cfg, const void *slot, const void **views);
 // The matrix of view i as an ops_matrix (data + dtype).
 static inline ops_matrix arch_layer_matrix(const model_config *cfg, const void *view) {
-    ops_matrix m = {.data = view, .dtype = (ops_dtype)cfg->matrix_dtype};
+    ops_matrix m = {
+        .data = view, .dtype = (ops_dtype)cfg->matrix_dtype, .group = cfg->matrix_group};
     return m;
 }
 // FLOPs of the full forward over a batch: every layer over every sequence

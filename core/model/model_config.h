@@ -51,6 +51,9 @@ typedef struct {
     // (0) unless the model was opened with another (arch_model_options). Not
     // a config.json key; every slot layout derives from it.
     int matrix_dtype;
+    // OPS_DTYPE_Q4's group size (input columns per group, -1: one group), from
+    // the GPTQ checkpoint or the quantize-at-load option; 0 for other dtypes.
+    int matrix_group;
     // The family's own fields (its config_parse writes a struct here; a copy
     // of the config copies them).
     _Alignas(16) unsigned char family[MODEL_CONFIG_FAMILY_BYTES];

@@ -2,6 +2,7 @@
 
 #include "base/half.h"
 #include "model/ops_dnnl.h"
+#include "model/ops_quant.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -109,8 +110,8 @@ static void blas_linear_f32(const float *x, size_t n, size_t in, const float *w,
 static _Alignas(64) float w_tile[W_TILE_CAP];
 static pthread_mutex_t w_tile_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t *w, const float *b,
-                             size_t out, float *y, int accumulate) {
+static void blas_linear_tiled(const float *x, size_t n, size_t in, const ops_matrix *w,
+                              const float *b, size_t out, float *y, int accumulate) {
     float beta0 = blas_bias_prologue(n, b, out, y, accumulate);
     if (n == 0 || out == 0 || in == 0) {
         if (beta0 == 0.0f)
@@ -128,8 +129,14 @@ static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t
         float beta = k0 == 0 ? beta0 : 1.0f;
         for (size_t j0 = 0; j0 < out; j0 += rows) {
             size_t jj = out - j0 < rows ? out - j0 : rows;
-            for (size_t j = 0; j < jj; j++)
-                half_bf16_to_f32_array(w + (j0 + j) * in + k0, w_tile + j * kk, kk);
+            if (kk == in)
+                ops_matrix_dequant_rows(w, out, in, j0, j0 + jj, w_tile);
+            else
+                for (size_t j = 0; j < jj; j++) {
+                    // only BF16 rows are split along K (Q4 needs in <= the tile)
+                    half_bf16_to_f32_array((const uint16_t *)w->data + (j0 + j) * in + k0,
+                                           w_tile + j * kk, kk);
+                }
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)n, (int)jj, (int)kk, 1.0f,
                         x + k0, (int)in, w_tile, (int)kk, beta, y + j0, (int)out);
         }
@@ -137,11 +144,38 @@ static void blas_linear_bf16(const float *x, size_t n, size_t in, const uint16_t
     pthread_mutex_unlock(&w_tile_lock);
 }
 
+// INT8 without oneDNN: the same arithmetic (ops.h) in plain loops, one
+// activation row at a time in a fixed buffer. A portable fallback, not a
+// fast path.
+#define X_ROW_CAP ((size_t)1 << 16)
+static uint8_t x_row_q[X_ROW_CAP];
+static pthread_mutex_t x_row_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void plain_linear_int8(const float *x, size_t n, size_t in, const ops_matrix *w,
+                              const float *b, size_t out, float *y, int accumulate) {
+    ops_int8_parts p = ops_int8_view(w->data, out, in);
+    pthread_mutex_lock(&x_row_lock);
+    for (size_t i = 0; i < n; i++) {
+        float s;
+        int32_t z;
+        ops_quantize_rows_u8(x + i * in, 1, in, x_row_q, &s, &z);
+        for (size_t j = 0; j < out; j++) {
+            const int8_t *q = p.q + j * in;
+            int32_t acc = 0;
+            for (size_t k = 0; k < in; k++)
+                acc += (int32_t)x_row_q[k] * (int32_t)q[k];
+            float v = (float)(s * p.scale[j]) * (float)(acc - z * p.wsum[j]) + (b ? b[j] : 0.0f);
+            y[i * out + j] = accumulate ? y[i * out + j] + v : v;
+        }
+    }
+    pthread_mutex_unlock(&x_row_lock);
+}
+
 void ops_linear(const float *x, size_t n, size_t in, const float *w, const float *b, size_t out,
                 float *y, int accumulate) {
     ops_flops += 2.0 * (double)n * (double)in * (double)out;
     if (ops_backend_cur == OPS_BACKEND_ONEDNN &&
-        ops_dnnl_linear(x, n, in, w, OPS_DTYPE_F32, b, out, y, accumulate) == 0)
+        ops_dnnl_linear(x, n, in, &(ops_matrix){w, OPS_DTYPE_F32, 0}, b, out, y, accumulate) == 0)
         return;
     blas_linear_f32(x, n, in, w, b, out, y, accumulate);
 }
@@ -150,12 +184,14 @@ void ops_linear_m(const float *x, size_t n, size_t in, const ops_matrix *w, cons
                   size_t out, float *y, int accumulate) {
     ops_flops += 2.0 * (double)n * (double)in * (double)out;
     if (ops_backend_cur == OPS_BACKEND_ONEDNN &&
-        ops_dnnl_linear(x, n, in, w->data, w->dtype, b, out, y, accumulate) == 0)
+        ops_dnnl_linear(x, n, in, w, b, out, y, accumulate) == 0)
         return;
-    if (w->dtype == OPS_DTYPE_BF16)
-        blas_linear_bf16(x, n, in, w->data, b, out, y, accumulate);
-    else
+    if (w->dtype == OPS_DTYPE_F32)
         blas_linear_f32(x, n, in, w->data, b, out, y, accumulate);
+    else if (w->dtype == OPS_DTYPE_INT8)
+        plain_linear_int8(x, n, in, w, b, out, y, accumulate);
+    else
+        blas_linear_tiled(x, n, in, w, b, out, y, accumulate);
 }
 
 void ops_layernorm_rows(float *x, size_t n, size_t dim, const float *gamma, const float *beta,

@@ -21,6 +21,7 @@
 #include "base/status.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 // y (n, out) = x (n, in) W^T (in, out) + b (out,) [b may be NULL].
 // With accumulate != 0: y += x W^T + b (y already holds e.g. the residual).
@@ -55,14 +56,75 @@ void ops_flops_reset(void);
 //     ops_linear_m(x, n_tok, in, &w, bias, out, y, 0);
 
 typedef enum { OPS_BACKEND_OPENBLAS = 0, OPS_BACKEND_ONEDNN } ops_backend;
-typedef enum { OPS_DTYPE_F32 = 0, OPS_DTYPE_BF16 } ops_dtype;
+typedef enum {
+    OPS_DTYPE_F32 = 0,
+    OPS_DTYPE_BF16, // bf16 bit patterns (core/base/half.h), (out, in) row-major
+    OPS_DTYPE_INT8, // per-output-channel symmetric int8 + dynamic u8 activations (below)
+    OPS_DTYPE_Q4,   // GPTQ 4-bit groups, dequantized per tile (W4A16, below)
+} ops_dtype;
+#define OPS_DTYPE_COUNT 4
 
-// A weight matrix (out, in), row-major, as stored in a layer slot. bf16
-// elements are uint16_t bit patterns (core/base/half.h).
+// A weight matrix (out, in) as stored in a layer slot, packed in `dtype`'s
+// layout (ops_matrix_bytes). For F32/BF16: plain row-major elements.
 typedef struct {
     const void *data;
     ops_dtype dtype;
+    int group; // OPS_DTYPE_Q4: input columns per group (GPTQ group_size, -1 = all); else 0
 } ops_matrix;
+
+// ---- Packed layouts of the quantized dtypes (core/model/ops_quant.c) ----
+//
+// OPS_DTYPE_INT8, a (out, in) matrix (each part starts 64-byte aligned from data):
+//   int8_t  q[out][in]     in [-127, 127]
+//   float   scale[out]     max_i |W[j][i]| / 127 (0 for an all-zero row)
+//   int32_t wsum[out]      sum_i q[j][i] (the zero-point compensation)
+//   W[j][i] = scale[j] * q[j][i].
+// Activations are quantized per row at every call (dynamic, asymmetric u8):
+//   lo = min(0, min_k x[k]), hi = max(0, max_k x[k]), s = (hi - lo) / 255
+//   (s = 1 when hi == lo), z = round_half_even(-lo / s) clamped to [0, 255],
+//   xq[k] = clamp(round_half_even(x[k] / s) + z, 0, 255)  (float arithmetic)
+//   y[m][j] = (float)(s_m * scale[j]) * (float)(acc[m][j] - z_m * wsum[j]) + b[j],
+//   acc = sum_k xq[m][k] * q[j][k] exactly in int32 (u8 x s8: VNNI vpdpbusd).
+//
+// OPS_DTYPE_Q4 (GPTQ's packing kept, zero points unpacked), n_groups G =
+// ceil(in / group) (group -1: G = 1), in % 8 == 0:
+//   uint32_t qweight[in / 8][out]   word [r][j] holds q[r*8 + k][j] in bits [4k, 4k+4)
+//   float    scale[G][out]          the checkpoint's f16 scales, widened
+//   uint8_t  zero[G][out]           the zero points themselves (not GPTQ v1's zero - 1)
+//   int32_t  g_idx[in]              group of each input column (act-order permutes it)
+//   W[j][i] = scale[g][j] * (q[i][j] - zero[g][j]), g = g_idx[i]   (exact in f32)
+// Arithmetic (W4A16): on oneDNN, W is dequantized per tile of output
+// columns into bf16 (rounded to nearest even) and x rounded to bf16, f32
+// accumulation; on OpenBLAS the tile is f32 and x stays f32.
+
+// Bytes of a packed (out, in) matrix of dtype dt (group: OPS_DTYPE_Q4's group
+// size; ignored otherwise). 0 when the shape cannot be kept in dt
+// (ops_matrix_check_shape says why).
+size_t ops_matrix_bytes(ops_dtype dt, size_t out, size_t in, int group);
+// STATUS_ERR_SHAPE naming `what` when (out, in) cannot be kept in dt
+// (Q4: in not a multiple of 8, group 0 or < -1).
+status ops_matrix_check_shape(ops_dtype dt, size_t out, size_t in, int group, const char *what);
+// "f32", "bf16", "int8", "int4".
+const char *ops_dtype_name(ops_dtype dt);
+// Q4 groups of `in` input columns.
+size_t ops_q4_groups(size_t in, int group);
+
+// INT8: quantizes rows [r0, r1) of W, given as f32 rows w_rows (r1 - r0, in),
+// into the packed matrix dst (out, in), so a loader can convert a matrix a
+// few rows at a time.
+void ops_matrix_pack_int8_rows(void *dst, size_t out, size_t in, size_t r0, size_t r1,
+                               const float *w_rows);
+// Q4: fills the packed matrix dst from GPTQ's tensors: qweight (in/8, out),
+// zero (G, out) the zero points themselves, scale (G, out), g_idx (in,).
+void ops_matrix_pack_q4(void *dst, size_t out, size_t in, int group, const uint32_t *qweight,
+                        const uint8_t *zero, const float *scale, const int32_t *g_idx);
+// INT8's activation quantization (above) of x (n, in): xq (n, in), per row
+// scale s (n,) and zero point z (n,). Shared by every INT8 path.
+void ops_quantize_rows_u8(const float *x, size_t n, size_t in, uint8_t *xq, float *s, int32_t *z);
+// Rows [r0, r1) of W as f32: dst (r1 - r0, in), exactly scale * (q - zero)
+// (F32 copied, BF16 widened).
+void ops_matrix_dequant_rows(const ops_matrix *w, size_t out, size_t in, size_t r0, size_t r1,
+                             float *dst);
 
 // y (n, out) = x (n, in) W^T + b like ops_linear, W in f32 or bf16.
 // f32 W: OpenBLAS sgemm or oneDNN f32 matmul. bf16 W: oneDNN bf16 matmul (x
@@ -72,7 +134,9 @@ typedef struct {
 // (calls that share the fixed buffers or oneDNN's primitive cache take turns).
 void ops_linear_m(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
                   size_t out, float *y, int accumulate);
-// The oracle: W widened to f32 exactly, then ops_linear_ref (double sums).
+// The oracle, in double sums: F32/BF16: W widened exactly; INT8: the same
+// activation quantization and integer products as above, then the same
+// formula; Q4: W and x rounded to bf16 as the oneDNN path does.
 void ops_linear_m_ref(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
                       size_t out, float *y, int accumulate);
 

@@ -229,9 +229,12 @@ static void round_to_bf16(const float *x, uint16_t *o, size_t count) {
     }
 }
 
-int ops_dnnl_linear(const float *x, size_t n, size_t in, const void *w, ops_dtype dtype,
-                    const float *b, size_t out, float *y, int accumulate) {
+int ops_dnnl_linear(const float *x, size_t n, size_t in, const ops_matrix *wm, const float *b,
+                    size_t out, float *y, int accumulate) {
     if (!ops_dnnl_available()) return 1;
+    ops_dtype dtype = wm->dtype;
+    const void *w = wm->data;
+    if (dtype != OPS_DTYPE_F32 && dtype != OPS_DTYPE_BF16) return 1; // not yet: OpenBLAS path
     if (n == 0 || out == 0) return 0;
     if (in == 0) return 1; // y = b: oneDNN rejects K = 0; OpenBLAS's path handles it
     size_t tile = dtype == OPS_DTYPE_BF16 ? X_BF16_CAP / in : n;
@@ -305,9 +308,9 @@ const char *ops_dnnl_last_impl(void) {
     return "";
 }
 
-int ops_dnnl_linear(const float *x, size_t n, size_t in, const void *w, ops_dtype dtype,
-                    const float *b, size_t out, float *y, int accumulate) {
-    (void)x, (void)n, (void)in, (void)w, (void)dtype, (void)b, (void)out, (void)y, (void)accumulate;
+int ops_dnnl_linear(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                    size_t out, float *y, int accumulate) {
+    (void)x, (void)n, (void)in, (void)w, (void)b, (void)out, (void)y, (void)accumulate;
     return 1;
 }
 

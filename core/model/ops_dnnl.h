@@ -19,9 +19,9 @@ int ops_dnnl_available(void);
 const char *ops_dnnl_isa(void);
 void ops_dnnl_set_threads(int n);
 
-// y (n, out) = x W^T + b (accumulate: y +=), W (out, in) row-major in dtype.
-int ops_dnnl_linear(const float *x, size_t n, size_t in, const void *w, ops_dtype dtype,
-                    const float *b, size_t out, float *y, int accumulate);
+// y (n, out) = x W^T + b (accumulate: y +=), W (out, in) packed in w->dtype.
+int ops_dnnl_linear(const float *x, size_t n, size_t in, const ops_matrix *w, const float *b,
+                    size_t out, float *y, int accumulate);
 
 // ops_sgemm's contract (row-major, beta 0).
 int ops_dnnl_sgemm(int trans_b, size_t m, size_t n, size_t k, const float *a, size_t lda,

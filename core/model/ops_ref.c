@@ -1,6 +1,7 @@
 // Naive reference kernels: the test oracles of ops.c. Straightforward loops
 // in double precision with libm functions; never used on hot paths.
 #include "model/ops.h"
+#include "model/ops_quant.h"
 
 #include "base/half.h"
 
@@ -25,6 +26,39 @@ void ops_linear_m_ref(const float *x, size_t n, size_t in, const ops_matrix *w, 
                       size_t out, float *y, int accumulate) {
     if (w->dtype == OPS_DTYPE_F32) {
         ops_linear_ref(x, n, in, w->data, b, out, y, accumulate);
+        return;
+    }
+    if (w->dtype == OPS_DTYPE_INT8) {
+        ops_int8_parts p = ops_int8_view(w->data, out, in);
+        uint8_t xq[in ? in : 1]; // one row at a time
+        for (size_t i = 0; i < n; i++) {
+            float s;
+            int32_t z;
+            ops_quantize_rows_u8(x + i * in, 1, in, xq, &s, &z);
+            for (size_t j = 0; j < out; j++) {
+                int64_t acc = 0;
+                for (size_t k = 0; k < in; k++)
+                    acc += (int64_t)xq[k] * p.q[j * in + k];
+                float v = (float)(s * p.scale[j]) * (float)(acc - (int64_t)z * p.wsum[j]) +
+                          (b ? b[j] : 0.0f);
+                y[i * out + j] = accumulate ? y[i * out + j] + v : v;
+            }
+        }
+        return;
+    }
+    if (w->dtype == OPS_DTYPE_Q4) {
+        float wrow[in ? in : 1];
+        for (size_t j = 0; j < out; j++) {
+            ops_matrix_dequant_rows(w, out, in, j, j + 1, wrow);
+            for (size_t k = 0; k < in; k++)
+                wrow[k] = half_bf16_to_f32(half_f32_to_bf16(wrow[k]));
+            for (size_t i = 0; i < n; i++) {
+                double acc = b ? b[j] : 0.0;
+                for (size_t k = 0; k < in; k++)
+                    acc += (double)half_bf16_to_f32(half_f32_to_bf16(x[i * in + k])) * wrow[k];
+                y[i * out + j] = (float)(accumulate ? y[i * out + j] + acc : acc);
+            }
+        }
         return;
     }
     const uint16_t *wb = w->data;
